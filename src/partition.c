@@ -1,0 +1,289 @@
+/*-------------------------------------------------------------------------
+ *
+ * partition.c
+ *		Monthly partitions of calls, call_events and audit_logs.
+ *
+ * sipcall.create_partition(parent, for_date) makes the partition of the
+ * UTC month holding for_date, named <parent>_yYYYYmMM.  Rows of that month
+ * that already sit in the default partition are moved into it first (else
+ * PostgreSQL refuses the attach).  The partition becomes a member of the
+ * extension and is registered with pg_extension_config_dump, so that
+ * pg_dump dumps its rows and not its definition (README, "Backup and
+ * restore").
+ *
+ * Locking: the parent is locked in SHARE UPDATE EXCLUSIVE mode, which
+ * conflicts with itself, so concurrent calls for the same parent queue
+ * up and the later ones find the partition made; inserts and queries keep
+ * running.  The default partition is locked in ACCESS EXCLUSIVE mode (the
+ * attach must scan it anyway) for the short time it takes to move its
+ * rows of that month; the session's lock_timeout applies.  The parent's
+ * lock is always taken before the default partition's.
+ *
+ * Moving rows runs with session_replication_role = replica, so that
+ * neither the foreign keys' cascades nor sipcall's own triggers fire: a
+ * call moved out of the default partition keeps its events, and its
+ * entry in call_keys stays as it is.
+ *
+ * Copyright (c) 2026, the sipcall authors
+ *
+ * IDENTIFICATION
+ *		src/partition.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/partition.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "sipcall.h"
+
+PG_FUNCTION_INFO_V1(sipcall_create_partition);
+
+const char *const sipcall_managed_names[SIPCALL_NUM_MANAGED_TABLES] = {
+	"calls", "call_events", "audit_logs"
+};
+
+const char *const sipcall_managed_keys[SIPCALL_NUM_MANAGED_TABLES] = {
+	"initiated_at", "timestamp", "timestamp"
+};
+
+static char *column_list(Oid relid);
+
+/*
+ * Which managed table relid is, or -1 if it is none of them.
+ */
+int
+sipcall_managed_table(Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < SIPCALL_NUM_MANAGED_TABLES; i++)
+		if (relid == sipcall_relid(sipcall_managed_names[i], true))
+			return i;
+	return -1;
+}
+
+/*
+ * Make relid (a table just created) a member of the extension and register
+ * it with pg_extension_config_dump, as if CREATE EXTENSION had made it.
+ *
+ * pg_extension_config_dump() only works while an extension script runs; a
+ * partition made later needs the same registration, or pg_dump would lose
+ * its rows.  So for the duration of the call we present ourselves as the
+ * script of sipcall, exactly as CREATE EXTENSION does, and undo it whatever
+ * happens.  Inside sipcall's own script nothing needs pretending.
+ */
+void
+sipcall_register_for_dump(Oid relid)
+{
+	bool		save_creating = creating_extension;
+	Oid			save_object = CurrentExtensionObject;
+	Oid			extoid = sipcall_extension_oid(false);
+
+	PG_TRY();
+	{
+		ObjectAddress rel;
+		ObjectAddress ext;
+
+		creating_extension = true;
+		CurrentExtensionObject = extoid;
+
+		ObjectAddressSet(rel, RelationRelationId, relid);
+		ObjectAddressSet(ext, ExtensionRelationId, extoid);
+		if (getExtensionOfObject(RelationRelationId, relid) != extoid)
+			recordDependencyOn(&rel, &ext, DEPENDENCY_EXTENSION);
+		CommandCounterIncrement();
+
+		DirectFunctionCall2(pg_extension_config_dump,
+							ObjectIdGetDatum(relid),
+							CStringGetTextDatum(""));
+	}
+	PG_FINALLY();
+	{
+		creating_extension = save_creating;
+		CurrentExtensionObject = save_object;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * The columns of relid, quoted and comma-separated, in attribute order.
+ */
+static char *
+column_list(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
+						 quote_identifier(NameStr(att->attname)));
+	}
+	table_close(rel, AccessShareLock);
+	return buf.data;
+}
+
+/*
+ * Make the partition of table for the UTC month holding for_date, unless
+ * it exists; return its OID.
+ */
+Oid
+sipcall_make_partition(SipcallManagedTable table, DateADT for_date)
+{
+	const char *parent_name = sipcall_managed_names[table];
+	const char *key = sipcall_managed_keys[table];
+	Oid			nspoid = sipcall_schema_oid(false);
+	const char *nsp = quote_identifier(get_namespace_name(nspoid));
+	Oid			parent = sipcall_relid(parent_name, false);
+	Oid			defpart;
+	Oid			part;
+	int			year,
+				month,
+				day;
+	char	   *part_name;
+	char		lower[32];
+	char		upper[32];
+	char	   *qpart;
+	char	   *cols;
+	SipcallSavedUser saved;
+	Oid			argtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		args[2];
+	int			nestlevel;
+	uint64		moved;
+
+	if (DATE_NOT_FINITE(for_date))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot create a partition for an infinite date")));
+	j2date(for_date + POSTGRES_EPOCH_JDATE, &year, &month, &day);
+	if (year < 1 || year > 9999)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("date out of range for a monthly partition"),
+				 errdetail("Partitions are made for the years 1 to 9999.")));
+
+	part_name = psprintf("%s_y%04dm%02d", parent_name, year, month);
+	snprintf(lower, sizeof(lower), "%04d-%02d-01 00:00:00+00", year, month);
+	snprintf(upper, sizeof(upper), "%04d-%02d-01 00:00:00+00",
+			 month == 12 ? year + 1 : year, month == 12 ? 1 : month + 1);
+
+	/* one maker per parent at a time; inserts and queries go on */
+	LockRelationOid(parent, ShareUpdateExclusiveLock);
+
+	part = get_relname_relid(part_name, nspoid);
+	if (OidIsValid(part))
+	{
+		if (!get_rel_relispartition(part) ||
+			get_partition_parent(part, false) != parent)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_TABLE),
+					 errmsg("relation \"%s\" already exists but is not a partition of \"%s\"",
+							part_name, parent_name)));
+		return part;
+	}
+
+	defpart = get_default_partition_oid(parent);
+	if (OidIsValid(defpart))
+		LockRelationOid(defpart, AccessExclusiveLock);
+
+	sipcall_become_owner(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	qpart = psprintf("%s.%s", nsp, quote_identifier(part_name));
+	sipcall_spi_exec(psprintf("CREATE TABLE %s (LIKE %s.%s INCLUDING DEFAULTS)",
+							  qpart, nsp, quote_identifier(parent_name)),
+					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	part = get_relname_relid(part_name, nspoid);
+	sipcall_register_for_dump(part);
+
+	/* move this month's rows out of the default partition, triggers off */
+	args[0] = DirectFunctionCall3(timestamptz_in, CStringGetDatum(lower),
+								  ObjectIdGetDatum(InvalidOid),
+								  Int32GetDatum(-1));
+	args[1] = DirectFunctionCall3(timestamptz_in, CStringGetDatum(upper),
+								  ObjectIdGetDatum(InvalidOid),
+								  Int32GetDatum(-1));
+	cols = column_list(parent);
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("session_replication_role", "replica",
+							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	moved = sipcall_spi_exec(psprintf("WITH moved AS ("
+									  " DELETE FROM ONLY %s.%s"
+									  " WHERE %s >= $1 AND %s < $2"
+									  " RETURNING %s)"
+									  " INSERT INTO %s (%s) SELECT %s FROM moved",
+									  nsp, quote_identifier(get_rel_name(defpart)),
+									  quote_identifier(key), quote_identifier(key),
+									  cols, qpart, cols, cols),
+							 2, argtypes, args, NULL, SPI_OK_INSERT);
+	AtEOXact_GUC(true, nestlevel);
+
+	sipcall_spi_exec(psprintf("ALTER TABLE %s.%s ATTACH PARTITION %s"
+							  " FOR VALUES FROM (%s) TO (%s)",
+							  nsp, quote_identifier(parent_name), qpart,
+							  quote_literal_cstr(lower),
+							  quote_literal_cstr(upper)),
+					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	sipcall_spi_exec(psprintf("COMMENT ON TABLE %s IS %s", qpart,
+							  quote_literal_cstr(psprintf("%s of %04d-%02d (UTC), made by sipcall.create_partition",
+														  parent_name, year, month))),
+					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+
+	SPI_finish();
+	sipcall_restore_user(&saved);
+
+	if (moved > 0)
+		ereport(DEBUG1,
+				(errmsg_internal("sipcall: moved " UINT64_FORMAT " rows from \"%s\" to \"%s\"",
+								 moved, get_rel_name(defpart), part_name)));
+	return part;
+}
+
+/*
+ * sipcall.create_partition(parent regclass, for_date date) RETURNS regclass
+ */
+Datum
+sipcall_create_partition(PG_FUNCTION_ARGS)
+{
+	Oid			parent = PG_GETARG_OID(0);
+	DateADT		for_date = PG_GETARG_DATEADT(1);
+	int			table = sipcall_managed_table(parent);
+
+	if (table < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" is not a table partitioned by sipcall",
+						DatumGetCString(DirectFunctionCall1(regclassout,
+															ObjectIdGetDatum(parent)))),
+				 errhint("Monthly partitions are made for sipcall.calls, sipcall.call_events and sipcall.audit_logs.")));
+
+	PG_RETURN_OID(sipcall_make_partition((SipcallManagedTable) table, for_date));
+}

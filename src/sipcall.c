@@ -1,0 +1,33 @@
+/*-------------------------------------------------------------------------
+ *
+ * sipcall.c
+ *		Module magic and the library's entry point.
+ *
+ * _PG_init() only calls each module's init function; every concern lives
+ * in its own file (see README, "Source layout").
+ *
+ * Copyright (c) 2026, the sipcall authors
+ *
+ * IDENTIFICATION
+ *		src/sipcall.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+
+#include "sipcall.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	/* nothing to set up while pg_upgrade runs */
+	if (IsBinaryUpgrade)
+		return;
+}

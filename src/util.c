@@ -1,0 +1,143 @@
+/*-------------------------------------------------------------------------
+ *
+ * util.c
+ *		Small helpers the other modules share: finding the extension, its
+ *		schema and tables, running as the extension's owner, and running
+ *		parameterised SPI statements with their result checked.
+ *
+ * Internal statements that change the schema (partitions, retention) run as
+ * the owner of the extension, whoever calls the SQL function; the caller's
+ * privilege to call it is checked by GRANT EXECUTE.
+ *
+ * Copyright (c) 2026, the sipcall authors
+ *
+ * IDENTIFICATION
+ *		src/util.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "sipcall.h"
+
+/*
+ * The OID of the sipcall extension, or InvalidOid when it is not created in
+ * this database (an error unless missing_ok).
+ */
+Oid
+sipcall_extension_oid(bool missing_ok)
+{
+	return get_extension_oid(SIPCALL_EXTENSION_NAME, missing_ok);
+}
+
+/*
+ * The owner and schema of an extension, from its pg_extension row (PostgreSQL
+ * 15 exports no function for either).
+ */
+static void
+extension_row(Oid extoid, Oid *owner, Oid *nspoid)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "could not find tuple for extension %u", extoid);
+	*owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	*nspoid = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/* The OID of the schema sipcall lives in. */
+Oid
+sipcall_schema_oid(bool missing_ok)
+{
+	Oid			extoid = sipcall_extension_oid(missing_ok);
+	Oid			owner;
+	Oid			nspoid;
+
+	if (!OidIsValid(extoid))
+		return InvalidOid;
+	extension_row(extoid, &owner, &nspoid);
+	return nspoid;
+}
+
+/* The OID of one of sipcall's relations, looked up in its schema. */
+Oid
+sipcall_relid(const char *relname, bool missing_ok)
+{
+	Oid			nspoid = sipcall_schema_oid(missing_ok);
+	Oid			relid = InvalidOid;
+
+	if (OidIsValid(nspoid))
+		relid = get_relname_relid(relname, nspoid);
+	if (!OidIsValid(relid) && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"%s.%s\" does not exist",
+						SIPCALL_EXTENSION_NAME, relname)));
+	return relid;
+}
+
+/*
+ * Run as the extension's owner until sipcall_restore_user().  An error in
+ * between needs no cleanup: (sub)transaction abort restores the user.
+ */
+void
+sipcall_become_owner(SipcallSavedUser *saved)
+{
+	Oid			owner;
+	Oid			nspoid;
+
+	extension_row(sipcall_extension_oid(false), &owner, &nspoid);
+
+	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	SetUserIdAndSecContext(owner,
+						   saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+void
+sipcall_restore_user(const SipcallSavedUser *saved)
+{
+	SetUserIdAndSecContext(saved->userid, saved->sec_context);
+}
+
+/*
+ * Run one statement through SPI with its values passed as parameters, and
+ * fail loudly unless SPI answers with the expected result code.  Returns
+ * the number of rows processed.  The caller has done SPI_connect().
+ */
+uint64
+sipcall_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
+				 const char *nulls, int expected)
+{
+	int			ret;
+
+	ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
+								false, 0);
+	if (ret != expected)
+		elog(ERROR, "SPI_execute_with_args returned %s, expected %s: %s",
+			 SPI_result_code_string(ret), SPI_result_code_string(expected),
+			 sql);
+	return SPI_processed;
+}
