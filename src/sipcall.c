@@ -30,4 +30,6 @@ _PG_init(void)
 	/* nothing to set up while pg_upgrade runs */
 	if (IsBinaryUpgrade)
 		return;
+
+	sipcall_guc_init();
 }

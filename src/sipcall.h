@@ -24,6 +24,18 @@
 
 #define SIPCALL_EXTENSION_NAME	"sipcall"
 
+/*---- guc.c: every sipcall.* setting ----*/
+
+extern char *sipcall_database;
+extern char *sipcall_role;
+extern int	sipcall_maintenance_interval;
+extern int	sipcall_error_naptime;
+extern int	sipcall_lock_timeout;
+extern int	sipcall_ratelimit_max_entries;
+extern int	sipcall_key_cache_size;
+
+extern void sipcall_guc_init(void);
+
 /*---- util.c: catalog lookups, running as the extension owner, SPI ----*/
 
 /* the saved identity of the caller while running as the extension owner */
