@@ -50,9 +50,12 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
+#include "catalog/pg_am.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
@@ -64,6 +67,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -73,6 +77,7 @@
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -114,6 +119,7 @@ static void part_bounds(Oid relid, bool *is_default,
 						TimestampTz *upper, bool *upper_inf);
 static bool lock_in_time(Oid *relids, int nrels, LOCKMODE mode);
 static int64 spi_count(const char *sql, TimestampTz cutoff, bool with_cutoff);
+static int64 count_rows(Oid relid, const char *qname);
 static int64 retention_run(SipcallManagedTable table, TimestampTz cutoff);
 static int32 cleanup(SipcallManagedTable table, const char *key);
 static void raise_bad_value(const char *key, const char *detail)
@@ -471,6 +477,84 @@ spi_count(const char *sql, TimestampTz cutoff, bool with_cutoff)
 }
 
 /*
+ * The number of rows of relid (a partition the caller has locked against
+ * writers), counted page by page the way a sequential scan sees them, but
+ * without the executor: on a page marked all-visible every normal line
+ * pointer is a visible row, so only the other pages need a visibility
+ * check per tuple.  This is several times cheaper than count(*), which
+ * matters because it is the main cost of dropping an expired month.  A
+ * relation that is not a plain heap is counted by count(*).
+ */
+static int64
+count_rows(Oid relid, const char *qname)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	BufferAccessStrategy strategy;
+	Snapshot	snapshot;
+	BlockNumber nblocks;
+	BlockNumber blkno;
+	int64		rows = 0;
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+		rel->rd_rel->relam != HEAP_TABLE_AM_OID)
+	{
+		table_close(rel, AccessShareLock);
+		return spi_count(psprintf("SELECT pg_catalog.count(*) FROM ONLY %s", qname),
+						 0, false);
+	}
+
+	/* see every row committed before the lock was had, and our own */
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	strategy = GetAccessStrategy(BAS_BULKREAD);
+	nblocks = RelationGetNumberOfBlocks(rel);
+
+	for (blkno = 0; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		OffsetNumber off;
+		OffsetNumber maxoff;
+		bool		all_visible;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBufferExtended(rel, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (!PageIsNew(page))
+		{
+			all_visible = PageIsAllVisible(page) && !snapshot->takenDuringRecovery;
+			maxoff = PageGetMaxOffsetNumber(page);
+			for (off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off))
+			{
+				ItemId		lp = PageGetItemId(page, off);
+				HeapTupleData tuple;
+
+				if (!ItemIdIsNormal(lp))
+					continue;
+				if (all_visible)
+				{
+					rows++;
+					continue;
+				}
+				tuple.t_data = (HeapTupleHeader) PageGetItem(page, lp);
+				tuple.t_len = ItemIdGetLength(lp);
+				tuple.t_tableOid = relid;
+				ItemPointerSet(&tuple.t_self, blkno, off);
+				if (HeapTupleSatisfiesVisibility(&tuple, snapshot, buf))
+					rows++;
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+
+	FreeAccessStrategy(strategy);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+	return rows;
+}
+
+/*
  * Remove the rows of table older than cutoff; return how many went.  The
  * caller runs as the extension's owner, with SPI connected and, for calls,
  * session_replication_role = replica.
@@ -605,9 +689,7 @@ retention_run(SipcallManagedTable table, TimestampTz cutoff)
 		if (!parts[i].whole)
 			continue;
 		CHECK_FOR_INTERRUPTS();
-		parts[i].rows = spi_count(psprintf("SELECT pg_catalog.count(*) FROM ONLY %s",
-										   parts[i].qname),
-								  cutoff, false);
+		parts[i].rows = count_rows(parts[i].relid, parts[i].qname);
 	}
 
 	/*
