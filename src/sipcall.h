@@ -21,6 +21,7 @@
 #include "postgres.h"
 
 #include "utils/date.h"
+#include "datatype/timestamp.h"
 
 #define SIPCALL_EXTENSION_NAME	"sipcall"
 
@@ -70,5 +71,11 @@ extern const char *const sipcall_managed_keys[SIPCALL_NUM_MANAGED_TABLES];
 extern int	sipcall_managed_table(Oid relid);
 extern Oid	sipcall_make_partition(SipcallManagedTable table, DateADT for_date);
 extern void sipcall_register_for_dump(Oid relid);
+
+/*---- retention.c: retention settings and cleanup ----*/
+
+/* the retention configured for a 'retention.*' key; NULL: keep forever */
+extern Interval *sipcall_config_retention(const char *key);
+extern int	sipcall_config_premake_months(void);
 
 #endif							/* SIPCALL_H */

@@ -1,0 +1,210 @@
+/*-------------------------------------------------------------------------
+ *
+ * lifecycle.c
+ *		Keeping the monthly partitions ahead of the data:
+ *		sipcall.premake_partitions() and sipcall.drain_default_partitions().
+ *
+ * Premake makes the partitions of the current UTC month and of the next
+ * 'partition.premake_months' months (system_config, default 3) for calls,
+ * call_events and audit_logs.  Drain finds every month that has rows in a
+ * default partition and makes that month's partition, which moves the
+ * rows (sipcall_make_partition in partition.c).
+ *
+ * Locking: both take the parent's SHARE UPDATE EXCLUSIVE lock themselves
+ * before looking whether a partition exists, and keep it to the end of
+ * the transaction.  It is the lock sipcall_make_partition takes, and it
+ * conflicts with itself, so what they count as made or moved is exact
+ * even when several sessions premake or drain at once: the later session
+ * waits, then finds the partition made.  Inserts and queries are not
+ * blocked by it; the default partition is locked ACCESS EXCLUSIVE only
+ * while a month's rows are moved out of it.
+ *
+ * Copyright (c) 2026, the sipcall authors
+ *
+ * IDENTIFICATION
+ *		src/lifecycle.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/partition.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "sipcall.h"
+
+PG_FUNCTION_INFO_V1(sipcall_premake_partitions);
+PG_FUNCTION_INFO_V1(sipcall_drain_default_partitions);
+
+static bool make_if_missing(SipcallManagedTable table, int year, int month,
+							Oid *made);
+
+/*
+ * Make the partition of table for year-month unless it exists.  Returns
+ * true, and its OID in *made, when this call made it.  The caller holds
+ * the parent's SHARE UPDATE EXCLUSIVE lock.
+ */
+static bool
+make_if_missing(SipcallManagedTable table, int year, int month, Oid *made)
+{
+	char	   *name = psprintf("%s_y%04dm%02d", sipcall_managed_names[table],
+								year, month);
+
+	if (OidIsValid(get_relname_relid(name, sipcall_schema_oid(false))))
+		return false;
+	*made = sipcall_make_partition(table,
+								   date2j(year, month, 1) - POSTGRES_EPOCH_JDATE);
+	return true;
+}
+
+/*
+ * sipcall.premake_partitions() RETURNS integer: how many partitions were
+ * made.
+ */
+Datum
+sipcall_premake_partitions(PG_FUNCTION_ARGS)
+{
+	int			ahead = sipcall_config_premake_months();
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			made = 0;
+	int			t;
+
+	/* the current month, on the UTC clock */
+	if (timestamp2tm(GetCurrentTransactionStartTimestamp(), NULL, &tm, &fsec,
+					 NULL, NULL) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+
+	for (t = 0; t < SIPCALL_NUM_MANAGED_TABLES; t++)
+	{
+		int			i;
+
+		LockRelationOid(sipcall_relid(sipcall_managed_names[t], false),
+						ShareUpdateExclusiveLock);
+		for (i = 0; i <= ahead; i++)
+		{
+			int			months = tm.tm_year * MONTHS_PER_YEAR + tm.tm_mon - 1 + i;
+			Oid			part;
+
+			if (make_if_missing((SipcallManagedTable) t,
+								months / MONTHS_PER_YEAR,
+								months % MONTHS_PER_YEAR + 1, &part))
+				made++;
+		}
+	}
+	PG_RETURN_INT32(made);
+}
+
+/*
+ * sipcall.drain_default_partitions() RETURNS bigint: how many rows were
+ * moved out of the default partitions.
+ *
+ * Months outside the years 1 to 9999 (which have no partitions) and
+ * infinite timestamps stay in the default partition.
+ */
+Datum
+sipcall_drain_default_partitions(PG_FUNCTION_ARGS)
+{
+	const char *nsp = quote_identifier(get_namespace_name(sipcall_schema_oid(false)));
+	SipcallSavedUser saved;
+	int			nestlevel;
+	int64		moved = 0;
+	int			t;
+
+	sipcall_become_owner(&saved);
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	for (t = 0; t < SIPCALL_NUM_MANAGED_TABLES; t++)
+	{
+		Oid			parent = sipcall_relid(sipcall_managed_names[t], false);
+		Oid			defpart;
+		int			nmonths;
+		int		   *years;
+		int		   *months;
+		uint64		i;
+
+		/* no partition can appear or go while we look */
+		LockRelationOid(parent, ShareUpdateExclusiveLock);
+		defpart = get_default_partition_oid(parent);
+		if (!OidIsValid(defpart))
+			continue;
+
+		sipcall_spi_exec(psprintf("SELECT DISTINCT"
+								  " pg_catalog.date_part('year', k)::integer,"
+								  " pg_catalog.date_part('month', k)::integer"
+								  " FROM (SELECT pg_catalog.timezone('UTC', %s) AS k"
+								  " FROM ONLY %s.%s WHERE pg_catalog.isfinite(%s)) d"
+								  " ORDER BY 1, 2",
+								  quote_identifier(sipcall_managed_keys[t]),
+								  nsp, quote_identifier(get_rel_name(defpart)),
+								  quote_identifier(sipcall_managed_keys[t])),
+						 0, NULL, NULL, NULL, SPI_OK_SELECT);
+
+		/* copy the months out: making a partition runs SPI again */
+		nmonths = (int) SPI_processed;
+		years = palloc(sizeof(int) * (nmonths + 1));
+		months = palloc(sizeof(int) * (nmonths + 1));
+		for (i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+
+			years[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+												   SPI_tuptable->tupdesc, 1,
+												   &isnull));
+			months[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+													SPI_tuptable->tupdesc, 2,
+													&isnull));
+		}
+
+		for (i = 0; i < nmonths; i++)
+		{
+			Oid			part;
+
+			CHECK_FOR_INTERRUPTS();
+			if (years[i] < 1 || years[i] > 9999)
+			{
+				ereport(LOG,
+						(errmsg("sipcall: rows of %04d-%02d stay in \"%s\": no partition can be made for that month",
+								years[i], months[i], get_rel_name(defpart))));
+				continue;
+			}
+			if (!make_if_missing((SipcallManagedTable) t, years[i], months[i],
+								 &part))
+				continue;
+			/* nobody else sees the new partition yet: all its rows moved */
+			sipcall_spi_exec(psprintf("SELECT pg_catalog.count(*) FROM ONLY %s.%s",
+									  nsp, quote_identifier(get_rel_name(part))),
+							 0, NULL, NULL, NULL, SPI_OK_SELECT);
+			{
+				bool		isnull;
+
+				moved += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+													 SPI_tuptable->tupdesc, 1,
+													 &isnull));
+			}
+		}
+	}
+
+	SPI_finish();
+	AtEOXact_GUC(true, nestlevel);
+	sipcall_restore_user(&saved);
+
+	PG_RETURN_INT64(moved);
+}
