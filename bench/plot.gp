@@ -21,6 +21,7 @@ if (empty) {
 }
 
 set logscale y 10
+set yrange [0.05:*]
 set format y "%g×"
 set grid ytics mytics
 set ylabel "ratio (higher is better, log scale)"

@@ -14,6 +14,7 @@
  * makes with its own encrypt_data).
  */
 \set ON_ERROR_STOP on
+\timing on
 
 CREATE SCHEMA bench;
 
