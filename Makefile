@@ -5,7 +5,7 @@
 #   make demo       install what is missing, start a private cluster with
 #                   sample data (see README)
 #   make test       the same set-up, then every test suite
-#   make bench      the benchmark against the seed design (bench/README.md)
+#   make bench      the benchmark against the seed design (README, "Benchmarks")
 #   make fuzz       run the libFuzzer harness of the envelope parser
 
 EXTENSION = sipcall

@@ -1,0 +1,2 @@
+-- bench/select1.sql: the round-trip ceiling, SELECT 1
+SELECT 1;
