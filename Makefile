@@ -32,8 +32,13 @@ include $(PGXS)
 
 all: sipcall--1.0.sql
 
-sipcall--1.0.sql: $(SQL_PARTS)
-	cat $(SQL_PARTS) > $@
+# Always reassembled (FORCE), so that a removed fragment is noticed too;
+# rewritten only when its content changes.
+sipcall--1.0.sql: FORCE
+	@cat $(SQL_PARTS) > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+FORCE:
 
 .PHONY: deps demo demo-stop test bench fuzz
 
