@@ -71,4 +71,8 @@ extern int	sipcall_managed_table(Oid relid);
 extern Oid	sipcall_make_partition(SipcallManagedTable table, DateADT for_date);
 extern void sipcall_register_for_dump(Oid relid);
 
+/*---- ratelimit.c: check_rate_limit, shared counters and their flusher ----*/
+
+extern void sipcall_ratelimit_init(void);
+
 #endif							/* SIPCALL_H */
