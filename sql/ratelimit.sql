@@ -51,8 +51,9 @@ SELECT * FROM sipcall.rate_limit_status('a0000000-0000-0000-0000-00000000ffff', 
 SELECT sipcall.check_rate_limit('a0000000-0000-0000-0000-00000000ffff', 'call', 5);
 
 -- a limit of 3: three trues, then falses that are not counted
-SELECT path, array_agg(sipcall.check_rate_limit('a0000000-0000-0000-0000-000000000001', endpoint, 3) ORDER BY g) AS answers
-  FROM rl_ep, generate_series(1, 5) g GROUP BY path ORDER BY path;
+SELECT path, (SELECT array_agg(a ORDER BY g) FROM (SELECT g, sipcall.check_rate_limit('a0000000-0000-0000-0000-000000000001', endpoint, 3) AS a
+                                      FROM generate_series(1, 5) g) s) AS answers
+  FROM rl_ep ORDER BY path;
 SELECT path, s.request_count, s.remaining, s.window_duration_minutes,
        s.reset_at - s.window_start AS window_length,
        s.window_start BETWEEN now() - interval '1 minute' AND clock_timestamp() AS started_now
@@ -87,8 +88,9 @@ UPDATE sipcall.rate_limits SET window_start = now() - interval '61 minutes'
 SELECT path, s.request_count, s.window_start IS NULL AS no_window, s.reset_at IS NULL AS no_reset, s.remaining
   FROM rl_ep, sipcall.rate_limit_status('a0000000-0000-0000-0000-000000000001', endpoint, 4) s
  ORDER BY path;
-SELECT path, array_agg(sipcall.check_rate_limit('a0000000-0000-0000-0000-000000000001', endpoint, 2) ORDER BY g) AS answers
-  FROM rl_ep, generate_series(1, 3) g GROUP BY path ORDER BY path;
+SELECT path, (SELECT array_agg(a ORDER BY g) FROM (SELECT g, sipcall.check_rate_limit('a0000000-0000-0000-0000-000000000001', endpoint, 2) AS a
+                                      FROM generate_series(1, 3) g) s) AS answers
+  FROM rl_ep ORDER BY path;
 SELECT path, s.request_count,
        s.window_start BETWEEN now() - interval '1 minute' AND clock_timestamp() AS new_window
   FROM rl_ep, sipcall.rate_limit_status('a0000000-0000-0000-0000-000000000001', endpoint) s
@@ -103,16 +105,18 @@ SELECT path, sipcall.check_rate_limit('a0000000-0000-0000-0000-000000000001', en
 SELECT pg_temp.rl_wait_flushed('a0000000-0000-0000-0000-000000000001', 'call', 2) AS flushed;
 UPDATE sipcall.rate_limits SET request_count = 0
  WHERE user_id = 'a0000000-0000-0000-0000-000000000001' AND endpoint IN (SELECT endpoint FROM rl_ep);
-SELECT path, array_agg(sipcall.check_rate_limit('a0000000-0000-0000-0000-000000000001', endpoint, 2, 120) ORDER BY g) AS answers
-  FROM rl_ep, generate_series(1, 3) g GROUP BY path ORDER BY path;
+SELECT path, (SELECT array_agg(a ORDER BY g) FROM (SELECT g, sipcall.check_rate_limit('a0000000-0000-0000-0000-000000000001', endpoint, 2, 120) AS a
+                                      FROM generate_series(1, 3) g) s) AS answers
+  FROM rl_ep ORDER BY path;
 -- ... or with DELETE
 SELECT pg_temp.rl_wait_flushed('a0000000-0000-0000-0000-000000000001', 'call', 2) AS flushed;
 DELETE FROM sipcall.rate_limits
  WHERE user_id = 'a0000000-0000-0000-0000-000000000001' AND endpoint IN (SELECT endpoint FROM rl_ep);
 SELECT path, s.request_count FROM rl_ep,
        sipcall.rate_limit_status('a0000000-0000-0000-0000-000000000001', endpoint) s ORDER BY path;
-SELECT path, array_agg(sipcall.check_rate_limit('a0000000-0000-0000-0000-000000000001', endpoint, 1) ORDER BY g) AS answers
-  FROM rl_ep, generate_series(1, 2) g GROUP BY path ORDER BY path;
+SELECT path, (SELECT array_agg(a ORDER BY g) FROM (SELECT g, sipcall.check_rate_limit('a0000000-0000-0000-0000-000000000001', endpoint, 1) AS a
+                                      FROM generate_series(1, 2) g) s) AS answers
+  FROM rl_ep ORDER BY path;
 -- an edit that is rolled back changes nothing
 BEGIN;
 UPDATE sipcall.rate_limits SET request_count = 0 WHERE user_id = 'a0000000-0000-0000-0000-000000000001';

@@ -424,16 +424,36 @@ sipcall_ratelimit_flusher_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 
 	sipcall_rl_in_flusher = true;
+	SpinLockAcquire(&sipcall_rl_shared->mutex);
+	sipcall_rl_shared->flusher_latch = MyLatch;
+	SpinLockRelease(&sipcall_rl_shared->mutex);
+
+	/*
+	 * Connect only once a counter exists: counters live only in the
+	 * database sipcall.database, so then it exists (and has sipcall).
+	 * Until then the database may well not exist yet.
+	 */
+	while (pg_atomic_read_u32(&sipcall_rl_shared->nentries) == 0)
+	{
+		if (ShutdownRequestPending)
+			proc_exit(0);
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 RL_FLUSH_INTERVAL_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+	}
 	BackgroundWorkerInitializeConnection(sipcall_database, NULL, 0);
 	pgstat_report_appname("sipcall rate limit flusher");
 
 	flush_cxt = AllocSetContextCreate(TopMemoryContext,
 									  "sipcall rate limit flush",
 									  ALLOCSET_DEFAULT_SIZES);
-
-	SpinLockAcquire(&sipcall_rl_shared->mutex);
-	sipcall_rl_shared->flusher_latch = MyLatch;
-	SpinLockRelease(&sipcall_rl_shared->mutex);
 
 	next_flush = GetCurrentTimestamp();
 	while (!ShutdownRequestPending)
