@@ -62,6 +62,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -135,8 +136,10 @@ static bool rl_table_check(pg_uuid_t *user_id, text *endpoint,
 						   int32 max_requests, int32 window_minutes,
 						   TimestampTz now);
 static void rl_raise_unknown_user(void);
+static int	rl_spi_begin(SipcallSavedUser *saved);
+static void rl_spi_end(SipcallSavedUser *saved, int nestlevel);
 static void rl_remove_key(const RlKey *key, uint32 hash);
-static void rl_remove_user(const pg_uuid_t *user_id);
+static void rl_remove_users(pg_uuid_t *users, int nusers);
 static void rl_xact_callback(XactEvent event, void *arg);
 static void rl_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 								SubTransactionId parentSubid, void *arg);
@@ -300,21 +303,32 @@ rl_remove_key(const RlKey *key, uint32 hash)
 	sipcall_rl_remove_entry(key, hash, 0);
 }
 
-/* Remove every entry of one user (the user was erased or renumbered). */
+static int
+rl_uuid_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(pg_uuid_t));
+}
+
+/*
+ * Remove every entry of the given users (erased or renumbered): one pass
+ * over the hash, however many users.
+ */
 static void
-rl_remove_user(const pg_uuid_t *user_id)
+rl_remove_users(pg_uuid_t *users, int nusers)
 {
 	HASH_SEQ_STATUS status;
 	RlEntry    *entry;
 	int			i;
 
+	qsort(users, nusers, sizeof(pg_uuid_t), rl_uuid_cmp);
 	sipcall_rl_lock_all(LW_EXCLUSIVE);
 	for (i = 0; i < RL_PARTITIONS; i++)
 		pg_atomic_fetch_add_u64(&sipcall_rl_shared->inval_counter[i], 1);
 	hash_seq_init(&status, sipcall_rl_hash);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
-		if (memcmp(&entry->key.user_id, user_id, sizeof(pg_uuid_t)) == 0)
+		if (bsearch(&entry->key.user_id, users, nusers, sizeof(pg_uuid_t),
+					rl_uuid_cmp) != NULL)
 		{
 			hash_search(sipcall_rl_hash, &entry->key, HASH_REMOVE, NULL);
 			pg_atomic_fetch_sub_u32(&sipcall_rl_shared->nentries, 1);
@@ -457,6 +471,34 @@ rl_relcache_callback(Datum arg, Oid relid)
 
 /*---- SPI plans ----*/
 
+/*
+ * Connect SPI and run as the extension's owner with a safe search_path, so
+ * that nothing the caller put on their search_path runs with the owner's
+ * rights.  Only the SPI paths pay for this, never the shared fast path.
+ */
+static int
+rl_spi_begin(SipcallSavedUser *saved)
+{
+	int			nestlevel;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	sipcall_become_owner(saved);
+	return nestlevel;
+}
+
+static void
+rl_spi_end(SipcallSavedUser *saved, int nestlevel)
+{
+	sipcall_restore_user(saved);
+	AtEOXact_GUC(true, nestlevel);
+	SPI_finish();
+}
+
 static SPIPlanPtr
 rl_prepare(const char *sql, int nargs, Oid *argtypes)
 {
@@ -516,18 +558,16 @@ rl_table_check(pg_uuid_t *user_id, text *endpoint, int32 max_requests,
 	bool		allowed;
 	bool		isnull;
 	int			ret;
+	int			nestlevel;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	sipcall_become_owner(&saved);
+	nestlevel = rl_spi_begin(&saved);
 
 	if (max_requests == 0)
 	{
 		/* nothing can be counted; only the user must exist */
 		if (!rl_user_exists(user_id))
 			rl_raise_unknown_user();
-		sipcall_restore_user(&saved);
-		SPI_finish();
+		rl_spi_end(&saved, nestlevel);
 		return false;
 	}
 
@@ -567,8 +607,7 @@ rl_table_check(pg_uuid_t *user_id, text *endpoint, int32 max_requests,
 	allowed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 										 SPI_tuptable->tupdesc, 2, &isnull));
 
-	sipcall_restore_user(&saved);
-	SPI_finish();
+	rl_spi_end(&saved, nestlevel);
 	return allowed;
 }
 
@@ -624,10 +663,9 @@ rl_load_row(pg_uuid_t *user_id, text *endpoint, RlLoaded *loaded)
 	HeapTuple	tup;
 	TupleDesc	desc;
 	Datum		d;
+	int			nestlevel;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	sipcall_become_owner(&saved);
+	nestlevel = rl_spi_begin(&saved);
 
 	if (rl_load_plan == NULL)
 		rl_load_plan = rl_prepare(
@@ -667,8 +705,7 @@ rl_load_row(pg_uuid_t *user_id, text *endpoint, RlLoaded *loaded)
 		loaded->minutes = isnull ? 60 : DatumGetInt32(d);
 	}
 
-	sipcall_restore_user(&saved);
-	SPI_finish();
+	rl_spi_end(&saved, nestlevel);
 }
 
 /*
@@ -890,17 +927,23 @@ sipcall_rate_limit_status(PG_FUNCTION_ARGS)
 /*---- invalidation on operator edits ----*/
 
 static void
-rl_queue(const RlKey *key, bool whole_user)
+rl_register_callbacks(void)
 {
-	MemoryContext oldcxt;
-	RlPending  *p;
-
 	if (!rl_xact_cb_registered)
 	{
 		RegisterXactCallback(rl_xact_callback, NULL);
 		RegisterSubXactCallback(rl_subxact_callback, NULL);
 		rl_xact_cb_registered = true;
 	}
+}
+
+static void
+rl_queue(const RlKey *key, bool whole_user)
+{
+	MemoryContext oldcxt;
+	RlPending  *p;
+
+	rl_register_callbacks();
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 	p = palloc(sizeof(RlPending));
 	p->key = *key;
@@ -957,7 +1000,7 @@ sipcall_rate_limits_invalidate(PG_FUNCTION_ARGS)
 		if (!rl_pending_all)
 			rl_pending_all_level = GetCurrentTransactionNestLevel();
 		rl_pending_all = true;
-		rl_queue(&(RlKey) {0}, false);	/* registers the callbacks */
+		rl_register_callbacks();
 		return PointerGetDatum(NULL);
 	}
 	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
@@ -999,7 +1042,7 @@ rl_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_PREPARE:
-			if (rl_pending != NIL)
+			if (rl_pending != NIL || rl_pending_all)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot prepare a transaction that changed \"sipcall.rate_limits\" or \"sipcall.users\""),
@@ -1007,23 +1050,30 @@ rl_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 			/* the changes are visible now: drop the stale entries */
-			if (sipcall_rl_shared != NULL && rl_pending != NIL)
+			if (sipcall_rl_shared != NULL && rl_pending_all)
+				sipcall_rl_remove_all();
+			else if (sipcall_rl_shared != NULL && rl_pending != NIL)
 			{
-				if (rl_pending_all)
-					sipcall_rl_remove_all();
-				else
-				{
-					foreach(lc, rl_pending)
-					{
-						RlPending  *p = (RlPending *) lfirst(lc);
+				pg_uuid_t  *users = NULL;
+				int			nusers = 0;
 
-						if (p->whole_user)
-							rl_remove_user(&p->key.user_id);
-						else
-							rl_remove_key(&p->key,
-										  get_hash_value(sipcall_rl_hash, &p->key));
+				foreach(lc, rl_pending)
+				{
+					RlPending  *p = (RlPending *) lfirst(lc);
+
+					if (p->whole_user)
+					{
+						if (users == NULL)
+							users = MemoryContextAlloc(TopTransactionContext,
+													   list_length(rl_pending) * sizeof(pg_uuid_t));
+						users[nusers++] = p->key.user_id;
 					}
+					else
+						rl_remove_key(&p->key,
+									  get_hash_value(sipcall_rl_hash, &p->key));
 				}
+				if (nusers > 0)
+					rl_remove_users(users, nusers);
 			}
 			rl_pending = NIL;
 			rl_pending_all = false;
@@ -1048,7 +1098,7 @@ rl_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	int			level = GetCurrentTransactionNestLevel();
 	ListCell   *lc;
 
-	if (rl_pending == NIL)
+	if (rl_pending == NIL && !rl_pending_all)
 		return;
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{

@@ -455,6 +455,26 @@ sipcall_ratelimit_flusher_main(Datum main_arg)
 									  "sipcall rate limit flush",
 									  ALLOCSET_DEFAULT_SIZES);
 
+	/* a flusher that died mid-flush left entries marked: write them again */
+	{
+		HASH_SEQ_STATUS status;
+		RlEntry    *entry;
+
+		sipcall_rl_lock_all(LW_SHARED);
+		hash_seq_init(&status, sipcall_rl_hash);
+		while ((entry = hash_seq_search(&status)) != NULL)
+		{
+			SpinLockAcquire(&entry->mutex);
+			if (entry->flushing)
+			{
+				entry->flushing = false;
+				entry->dirty = true;
+			}
+			SpinLockRelease(&entry->mutex);
+		}
+		sipcall_rl_unlock_all();
+	}
+
 	next_flush = GetCurrentTimestamp();
 	while (!ShutdownRequestPending)
 	{

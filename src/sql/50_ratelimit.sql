@@ -50,3 +50,8 @@ CREATE TRIGGER rate_limits_invalidate_truncate
 CREATE TRIGGER users_rate_limits_invalidate
     AFTER DELETE OR UPDATE OF id ON @extschema@.users
     FOR EACH ROW EXECUTE FUNCTION @extschema@.rate_limits_invalidate('users');
+
+/* also with session_replication_role = replica (restores, replication) */
+ALTER TABLE @extschema@.rate_limits ENABLE ALWAYS TRIGGER rate_limits_invalidate;
+ALTER TABLE @extschema@.rate_limits ENABLE ALWAYS TRIGGER rate_limits_invalidate_truncate;
+ALTER TABLE @extschema@.users ENABLE ALWAYS TRIGGER users_rate_limits_invalidate;
