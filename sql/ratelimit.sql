@@ -124,6 +124,21 @@ ROLLBACK;
 SELECT pg_temp.rl_wait_flushed('a0000000-0000-0000-0000-000000000001', 'call', 1) AS flushed;
 SELECT path, sipcall.check_rate_limit('a0000000-0000-0000-0000-000000000001', endpoint, 1) AS still_blocked
   FROM rl_ep ORDER BY path;
+-- ... also when only a savepoint is rolled back; a released one counts
+BEGIN;
+SAVEPOINT a;
+UPDATE sipcall.rate_limits SET request_count = 0 WHERE user_id = 'a0000000-0000-0000-0000-000000000001';
+ROLLBACK TO SAVEPOINT a;
+COMMIT;
+SELECT path, sipcall.check_rate_limit('a0000000-0000-0000-0000-000000000001', endpoint, 1) AS still_blocked
+  FROM rl_ep ORDER BY path;
+BEGIN;
+SAVEPOINT b;
+UPDATE sipcall.rate_limits SET request_count = 0 WHERE user_id = 'a0000000-0000-0000-0000-000000000001';
+RELEASE SAVEPOINT b;
+COMMIT;
+SELECT path, sipcall.check_rate_limit('a0000000-0000-0000-0000-000000000001', endpoint, 1) AS lifted
+  FROM rl_ep ORDER BY path;
 
 -- an erased user (rows removed by the cascade) is unknown again at once,
 -- also for an endpoint whose counter was never written to the table
