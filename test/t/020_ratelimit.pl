@@ -138,4 +138,19 @@ like($err, qr/user does not exist/, 'erased user: 23503 again');
 
 ok(!$node->log_contains('TRAP|PANIC|server process .* was terminated by signal'), 'no crash in the log');
 $node->stop;
+
+# ---- without shared_preload_libraries: the table path alone ----
+my $plain = PostgreSQL::Test::Cluster->new('plain');
+$plain->init;
+$plain->start;
+$plain->safe_psql('postgres', $users);
+is( $plain->safe_psql('postgres',
+		"SELECT string_agg(sipcall.check_rate_limit('$u1', 'plain', 2)::text, ',' ORDER BY g) FROM generate_series(1, 3) g"),
+	'true,true,false', 'not preloaded: checks work');
+is($plain->safe_psql('postgres', "SELECT request_count FROM sipcall.rate_limits WHERE endpoint = 'plain'"),
+	'2', 'not preloaded: the table is current at once');
+$plain->safe_psql('postgres', "UPDATE sipcall.rate_limits SET request_count = 0 WHERE endpoint = 'plain'");
+is($plain->safe_psql('postgres', "SELECT sipcall.check_rate_limit('$u1', 'plain', 2)"),
+	't', 'not preloaded: an operator edit takes effect');
+$plain->stop;
 done_testing();
