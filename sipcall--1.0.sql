@@ -406,89 +406,62 @@ SELECT @extschema@.create_partition(t, (m.month)::date)
                        date_trunc('month', now() AT TIME ZONE 'UTC') + interval '3 months',
                        interval '1 month') AS m(month);
 /*
- * Partition lifecycle and retention (src/lifecycle.c, src/retention.c).
- * Settings: system_config keys 'partition.premake_months',
- * 'retention.call_events', 'retention.audit_logs', 'retention.calls'
- * (README, "Configuration").
+ * Rate limits (src/ratelimit.c, src/ratelimit_flusher.c).
  */
 
-CREATE FUNCTION @extschema@.premake_partitions()
-RETURNS integer
+CREATE FUNCTION @extschema@.check_rate_limit(user_id uuid, endpoint text,
+                                             max_requests integer,
+                                             window_minutes integer DEFAULT 60)
+RETURNS boolean
+LANGUAGE c STRICT VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'sipcall_check_rate_limit';
+
+COMMENT ON FUNCTION @extschema@.check_rate_limit(uuid, text, integer, integer) IS
+    'Counts one request of the user at the endpoint in a fixed window of window_minutes and says whether it is allowed (at most max_requests per window); rejected requests are not counted';
+
+CREATE FUNCTION @extschema@.rate_limit_status(user_id uuid, endpoint text,
+                                              max_requests integer DEFAULT NULL,
+                                              window_minutes integer DEFAULT NULL,
+                                              OUT request_count integer,
+                                              OUT window_start timestamptz,
+                                              OUT window_duration_minutes integer,
+                                              OUT reset_at timestamptz,
+                                              OUT remaining integer)
+RETURNS record
 LANGUAGE c VOLATILE PARALLEL UNSAFE
-AS 'MODULE_PATHNAME', 'sipcall_premake_partitions';
+AS 'MODULE_PATHNAME', 'sipcall_rate_limit_status';
 
-COMMENT ON FUNCTION @extschema@.premake_partitions() IS
-    'Makes the missing partitions of calls, call_events and audit_logs for the current UTC month and the next partition.premake_months; returns how many were made';
-
-CREATE FUNCTION @extschema@.drain_default_partitions()
-RETURNS bigint
-LANGUAGE c VOLATILE PARALLEL UNSAFE
-AS 'MODULE_PATHNAME', 'sipcall_drain_default_partitions';
-
-COMMENT ON FUNCTION @extschema@.drain_default_partitions() IS
-    'Makes the partition of every month that has rows in a default partition, moving them there; returns how many rows moved';
-
-CREATE FUNCTION @extschema@.cleanup_old_call_events()
-RETURNS integer
-LANGUAGE c VOLATILE PARALLEL UNSAFE
-AS 'MODULE_PATHNAME', 'sipcall_cleanup_old_call_events';
-
-COMMENT ON FUNCTION @extschema@.cleanup_old_call_events() IS
-    'Removes call events older than retention.call_events (dropping whole expired months); returns how many rows went';
-
-CREATE FUNCTION @extschema@.cleanup_old_audit_logs()
-RETURNS integer
-LANGUAGE c VOLATILE PARALLEL UNSAFE
-AS 'MODULE_PATHNAME', 'sipcall_cleanup_old_audit_logs';
-
-COMMENT ON FUNCTION @extschema@.cleanup_old_audit_logs() IS
-    'Removes audit log entries older than retention.audit_logs (dropping whole expired months); returns how many rows went';
-
-CREATE FUNCTION @extschema@.cleanup_old_calls()
-RETURNS integer
-LANGUAGE c VOLATILE PARALLEL UNSAFE
-AS 'MODULE_PATHNAME', 'sipcall_cleanup_old_calls';
-
-COMMENT ON FUNCTION @extschema@.cleanup_old_calls() IS
-    'When retention.calls is set, removes older calls with their events and keys, leaving daily_call_summary as it was; returns how many calls went';
-
-REVOKE ALL ON FUNCTION @extschema@.premake_partitions() FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.drain_default_partitions() FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.cleanup_old_call_events() FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.cleanup_old_audit_logs() FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.cleanup_old_calls() FROM PUBLIC;
-
-/* How far premake has fallen behind: rows waiting in the default partitions. */
-CREATE VIEW @extschema@.default_partition_rows AS
-SELECT 'calls'::text AS table_name,
-       '@extschema@.calls_default'::regclass AS default_partition,
-       (SELECT pg_catalog.count(*) FROM ONLY @extschema@.calls_default) AS row_count
-UNION ALL
-SELECT 'call_events', '@extschema@.call_events_default'::regclass,
-       (SELECT pg_catalog.count(*) FROM ONLY @extschema@.call_events_default)
-UNION ALL
-SELECT 'audit_logs', '@extschema@.audit_logs_default'::regclass,
-       (SELECT pg_catalog.count(*) FROM ONLY @extschema@.audit_logs_default);
-
-COMMENT ON VIEW @extschema@.default_partition_rows IS
-    'Per partitioned table, the rows sitting in its default partition (not 0: premake fell behind; sipcall.drain_default_partitions() moves them)';
+COMMENT ON FUNCTION @extschema@.rate_limit_status(uuid, text, integer, integer) IS
+    'The live rate-limit state of the user at the endpoint (requests in the running window, its start and end, and the remaining budget when max_requests is given), counting nothing';
 
 /*
- * Validation of the settings this module owns.  Triggers fire in name
- * order: system_config_defaults, then system_config_validate; an error
- * from either undoes the whole statement.
+ * Operator edits of rate_limits, and erasure of users, reach the counters
+ * kept in shared memory when they commit.
  */
-CREATE FUNCTION @extschema@.system_config_validate_trigger()
+CREATE FUNCTION @extschema@.rate_limits_invalidate()
 RETURNS trigger
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'sipcall_system_config_validate';
+AS 'MODULE_PATHNAME', 'sipcall_rate_limits_invalidate';
 
-COMMENT ON FUNCTION @extschema@.system_config_validate_trigger() IS
-    'Rejects a bad value of partition.premake_months or a retention.* key (22023, naming the key)';
+COMMENT ON FUNCTION @extschema@.rate_limits_invalidate() IS
+    'Makes the next check_rate_limit reload the rate_limits rows that a committed change touched';
 
-CREATE TRIGGER system_config_validate
-    BEFORE INSERT OR UPDATE ON @extschema@.system_config
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.system_config_validate_trigger();
+CREATE TRIGGER rate_limits_invalidate
+    AFTER INSERT OR UPDATE OR DELETE ON @extschema@.rate_limits
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.rate_limits_invalidate();
+
+CREATE TRIGGER rate_limits_invalidate_truncate
+    AFTER TRUNCATE ON @extschema@.rate_limits
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.rate_limits_invalidate();
+
+CREATE TRIGGER users_rate_limits_invalidate
+    AFTER DELETE OR UPDATE OF id ON @extschema@.users
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.rate_limits_invalidate('users');
+
+/* also with session_replication_role = replica (restores, replication) */
+ALTER TABLE @extschema@.rate_limits ENABLE ALWAYS TRIGGER rate_limits_invalidate;
+ALTER TABLE @extschema@.rate_limits ENABLE ALWAYS TRIGGER rate_limits_invalidate_truncate;
+ALTER TABLE @extschema@.users ENABLE ALWAYS TRIGGER users_rate_limits_invalidate;
 /*
  * pg_dump: the tables' rows belong to the user, not to the extension.
  * Partitions made later by sipcall.create_partition are registered the
@@ -509,3 +482,10 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.audit_logs_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rate_limits', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rate_limits_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.daily_call_summary', '');
+CREATE FUNCTION @extschema@.encrypt_data(t text, k text) RETURNS bytea LANGUAGE sql AS $$ SELECT pgp_sym_encrypt(t, k) $$;
+CREATE FUNCTION @extschema@.decrypt_data(t bytea, k text) RETURNS text LANGUAGE sql AS $$ SELECT pgp_sym_decrypt(t, k) $$;
+CREATE FUNCTION @extschema@.drain_default_partitions() RETURNS bigint LANGUAGE sql AS $$
+ SELECT count(@extschema@.create_partition(t, d)) FROM (
+ SELECT DISTINCT 'sipcall.calls'::regclass t, (initiated_at at time zone 'UTC')::date d FROM sipcall.calls_default
+ UNION SELECT DISTINCT 'sipcall.call_events'::regclass, ("timestamp" at time zone 'UTC')::date FROM sipcall.call_events_default
+ UNION SELECT DISTINCT 'sipcall.audit_logs'::regclass, ("timestamp" at time zone 'UTC')::date FROM sipcall.audit_logs_default) x $$;

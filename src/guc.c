@@ -16,6 +16,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "sipcall.h"
@@ -33,12 +34,21 @@ int			sipcall_key_cache_size = 64;
 void
 sipcall_guc_init(void)
 {
+	/*
+	 * PostgreSQL refuses (FATAL) to define a PGC_POSTMASTER setting in a
+	 * library loaded after startup, as happens without
+	 * shared_preload_libraries.  Then those settings size nothing and start
+	 * nothing: define them as PGC_SIGHUP, with the same defaults.
+	 */
+	GucContext	postmaster = process_shared_preload_libraries_in_progress ?
+		PGC_POSTMASTER : PGC_SIGHUP;
+
 	DefineCustomStringVariable("sipcall.database",
 							   "Database in which the sipcall background worker runs maintenance.",
 							   NULL,
 							   &sipcall_database,
 							   "postgres",
-							   PGC_POSTMASTER,
+							   postmaster,
 							   0,
 							   NULL, NULL, NULL);
 
@@ -47,7 +57,7 @@ sipcall_guc_init(void)
 							   NULL,
 							   &sipcall_role,
 							   "",
-							   PGC_POSTMASTER,
+							   postmaster,
 							   0,
 							   NULL, NULL, NULL);
 
@@ -83,7 +93,7 @@ sipcall_guc_init(void)
 							NULL,
 							&sipcall_ratelimit_max_entries,
 							65536, 128, 16 * 1024 * 1024,
-							PGC_POSTMASTER,
+							postmaster,
 							0,
 							NULL, NULL, NULL);
 
@@ -92,7 +102,7 @@ sipcall_guc_init(void)
 							NULL,
 							&sipcall_key_cache_size,
 							64, 1, 4096,
-							PGC_POSTMASTER,
+							postmaster,
 							0,
 							NULL, NULL, NULL);
 

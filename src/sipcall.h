@@ -78,4 +78,8 @@ extern void sipcall_register_for_dump(Oid relid);
 extern Interval *sipcall_config_retention(const char *key);
 extern int	sipcall_config_premake_months(void);
 
+/*---- ratelimit.c: check_rate_limit, shared counters and their flusher ----*/
+
+extern void sipcall_ratelimit_init(void);
+
 #endif							/* SIPCALL_H */

@@ -1,0 +1,1127 @@
+/*-------------------------------------------------------------------------
+ *
+ * ratelimit.c
+ *		sipcall.check_rate_limit() and sipcall.rate_limit_status(): exact
+ *		fixed-window rate limiting per (user_id, endpoint).
+ *
+ * Two paths give the same answers:
+ *
+ *  - The table path: one INSERT ... ON CONFLICT DO UPDATE on
+ *    sipcall.rate_limits per check; the row lock makes concurrent checks of
+ *    one key exact.  Used without shared_preload_libraries, in every
+ *    database but the one named by sipcall.database, for endpoints longer
+ *    than RL_ENDPOINT_LEN bytes, and while the shared hash is full.
+ *
+ *  - The shared path (preloaded, database sipcall.database): the live
+ *    counters sit in a fixed-size shared hash (sipcall.ratelimit_max_entries
+ *    entries).  The first check of a key loads it from rate_limits (and
+ *    checks that the user exists); later checks touch only shared memory,
+ *    with no SPI, no WAL and no heavyweight lock.  The flusher, a background
+ *    worker defined in ratelimit_flusher.c, writes dirty counters back to
+ *    rate_limits every RL_FLUSH_INTERVAL_MS, and once more on shutdown.
+ *
+ * Operator edits.  Triggers on rate_limits (and on users, for erasures
+ * whose user had no row yet) queue the keys a transaction changes; when it
+ * commits, their shared entries are removed, so the next check reloads the
+ * committed row.  The flusher's own writes are not queued.  The flusher
+ * writes a row only if its xmin is still the one it last saw (or, for a
+ * new row, if none exists), so it never overwrites an operator's edit.
+ *
+ * Locking rules.  The hash is split into RL_PARTITIONS partitions, each
+ * with its own LWLock (tranche "sipcall_ratelimit").  Finding an entry
+ * needs its partition lock in shared mode; adding or removing one needs it
+ * exclusively.  The counters of an entry are read and changed only under
+ * the entry's spinlock, with its partition lock held in either mode.  When
+ * several partition locks are taken, they are taken in ascending order.
+ * A loader reads the table without any lock and then installs the entry
+ * only if the partition's invalidation counter has not moved meanwhile,
+ * so that an edit committed during the load is never lost.
+ *
+ * Copyright (c) 2026, the sipcall authors
+ *
+ * IDENTIFICATION
+ *		src/ratelimit.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "common/int.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "ratelimit.h"
+#include "sipcall.h"
+
+PG_FUNCTION_INFO_V1(sipcall_check_rate_limit);
+PG_FUNCTION_INFO_V1(sipcall_rate_limit_status);
+PG_FUNCTION_INFO_V1(sipcall_rate_limits_invalidate);
+
+/*---- shared state ----*/
+
+RlShared   *sipcall_rl_shared = NULL;
+HTAB	   *sipcall_rl_hash = NULL;
+
+/* true in the flusher: its writes to rate_limits invalidate nothing */
+bool		sipcall_rl_in_flusher = false;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/*---- per-backend caches ----*/
+
+/* is this backend's database the one the shared path serves? */
+typedef enum RlDbState
+{
+	RL_DB_UNKNOWN,
+	RL_DB_SHARED,
+	RL_DB_TABLE
+} RlDbState;
+
+static RlDbState rl_db_state = RL_DB_UNKNOWN;
+static Oid	rl_relid = InvalidOid;	/* rate_limits, as this backend knows it */
+static bool rl_relid_valid = false;
+static bool rl_relcache_cb_registered = false;
+
+static SPIPlanPtr rl_table_plan = NULL;
+static SPIPlanPtr rl_load_plan = NULL;
+static SPIPlanPtr rl_user_plan = NULL;
+
+/* keys changed by this transaction, invalidated when it commits */
+typedef struct RlPending
+{
+	RlKey		key;
+	bool		whole_user;		/* every endpoint of key.user_id */
+	int			nest_level;
+} RlPending;
+
+static List *rl_pending = NIL;
+static bool rl_pending_all = false;
+static int	rl_pending_all_level = 0;
+static bool rl_xact_cb_registered = false;
+
+/*---- forward declarations ----*/
+
+static void rl_shmem_request(void);
+static void rl_shmem_startup(void);
+static bool rl_shared_usable(void);
+static bool rl_make_key(pg_uuid_t *user_id, text *endpoint, RlKey *key);
+static bool rl_apply(RlEntry *entry, int32 max_requests, int32 window_minutes,
+					 TimestampTz now);
+static bool rl_window_live(TimestampTz start, int32 minutes, TimestampTz now,
+						   TimestampTz *reset_at);
+static bool rl_shared_check(RlKey *key, uint32 hash, int32 max_requests,
+							int32 window_minutes, TimestampTz now,
+							bool *allowed);
+static bool rl_table_check(pg_uuid_t *user_id, text *endpoint,
+						   int32 max_requests, int32 window_minutes,
+						   TimestampTz now);
+static void rl_raise_unknown_user(void);
+static int	rl_spi_begin(SipcallSavedUser *saved);
+static void rl_spi_end(SipcallSavedUser *saved, int nestlevel);
+static void rl_remove_key(const RlKey *key, uint32 hash);
+static void rl_remove_users(pg_uuid_t *users, int nusers);
+static void rl_xact_callback(XactEvent event, void *arg);
+static void rl_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								SubTransactionId parentSubid, void *arg);
+static void rl_relcache_callback(Datum arg, Oid relid);
+
+/*---- set-up ----*/
+
+/*
+ * Called from _PG_init().  Only a preloaded library gets shared memory and
+ * the flusher; otherwise every check takes the table path.
+ */
+void
+sipcall_ratelimit_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = rl_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = rl_shmem_startup;
+
+	sipcall_ratelimit_register_flusher();
+}
+
+static Size
+rl_shmem_size(void)
+{
+	return add_size(MAXALIGN(sizeof(RlShared)),
+					hash_estimate_size(sipcall_ratelimit_max_entries,
+									   sizeof(RlEntry)));
+}
+
+static void
+rl_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(rl_shmem_size());
+	RequestNamedLWLockTranche(RL_TRANCHE_NAME, RL_PARTITIONS);
+}
+
+static void
+rl_shmem_startup(void)
+{
+	bool		found;
+	HASHCTL		info;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+
+	sipcall_rl_shared = ShmemInitStruct("sipcall rate limits",
+										sizeof(RlShared), &found);
+	if (!found)
+	{
+		int			i;
+
+		sipcall_rl_shared->locks = GetNamedLWLockTranche(RL_TRANCHE_NAME);
+		SpinLockInit(&sipcall_rl_shared->mutex);
+		sipcall_rl_shared->relid = InvalidOid;
+		sipcall_rl_shared->flusher_latch = NULL;
+		pg_atomic_init_u32(&sipcall_rl_shared->nentries, 0);
+		pg_atomic_init_u32(&sipcall_rl_shared->need_evict, 0);
+		pg_atomic_init_u64(&sipcall_rl_shared->next_incarnation, 1);
+		for (i = 0; i < RL_PARTITIONS; i++)
+			pg_atomic_init_u64(&sipcall_rl_shared->inval_counter[i], 0);
+	}
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(RlKey);
+	info.entrysize = sizeof(RlEntry);
+	info.num_partitions = RL_PARTITIONS;
+	sipcall_rl_hash = ShmemInitHash("sipcall rate limit hash",
+									sipcall_ratelimit_max_entries,
+									sipcall_ratelimit_max_entries,
+									&info,
+									HASH_ELEM | HASH_BLOBS | HASH_PARTITION |
+									HASH_FIXED_SIZE);
+
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*---- helpers shared with the flusher ----*/
+
+/* the partition lock of a hash code */
+LWLock *
+sipcall_rl_partition_lock(uint32 hash)
+{
+	return &sipcall_rl_shared->locks[hash % RL_PARTITIONS].lock;
+}
+
+/* lock every partition, in order */
+void
+sipcall_rl_lock_all(LWLockMode mode)
+{
+	int			i;
+
+	for (i = 0; i < RL_PARTITIONS; i++)
+		LWLockAcquire(&sipcall_rl_shared->locks[i].lock, mode);
+}
+
+void
+sipcall_rl_unlock_all(void)
+{
+	int			i;
+
+	for (i = RL_PARTITIONS - 1; i >= 0; i--)
+		LWLockRelease(&sipcall_rl_shared->locks[i].lock);
+}
+
+/*
+ * Remove one entry (if it is there and, when incarnation is not 0, still the
+ * same incarnation); its unflushed counts are dropped.  Bumps the
+ * partition's invalidation counter, so that a load in progress retries.
+ */
+void
+sipcall_rl_remove_entry(const RlKey *key, uint32 hash, uint64 incarnation)
+{
+	LWLock	   *lock = sipcall_rl_partition_lock(hash);
+	RlEntry    *entry;
+
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	pg_atomic_fetch_add_u64(&sipcall_rl_shared->inval_counter[hash % RL_PARTITIONS], 1);
+	entry = hash_search_with_hash_value(sipcall_rl_hash, key, hash,
+										HASH_FIND, NULL);
+	if (entry != NULL &&
+		(incarnation == 0 || entry->incarnation == incarnation))
+	{
+		hash_search_with_hash_value(sipcall_rl_hash, key, hash,
+									HASH_REMOVE, NULL);
+		pg_atomic_fetch_sub_u32(&sipcall_rl_shared->nentries, 1);
+	}
+	LWLockRelease(lock);
+}
+
+/* Remove every entry (TRUNCATE, a new rate_limits table). */
+void
+sipcall_rl_remove_all(void)
+{
+	HASH_SEQ_STATUS status;
+	RlEntry    *entry;
+	int			i;
+
+	sipcall_rl_lock_all(LW_EXCLUSIVE);
+	for (i = 0; i < RL_PARTITIONS; i++)
+		pg_atomic_fetch_add_u64(&sipcall_rl_shared->inval_counter[i], 1);
+	hash_seq_init(&status, sipcall_rl_hash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		hash_search(sipcall_rl_hash, &entry->key, HASH_REMOVE, NULL);
+		pg_atomic_fetch_sub_u32(&sipcall_rl_shared->nentries, 1);
+	}
+	sipcall_rl_unlock_all();
+}
+
+static void
+rl_remove_key(const RlKey *key, uint32 hash)
+{
+	sipcall_rl_remove_entry(key, hash, 0);
+}
+
+static int
+rl_uuid_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(pg_uuid_t));
+}
+
+/*
+ * Remove every entry of the given users (erased or renumbered): one pass
+ * over the hash, however many users.
+ */
+static void
+rl_remove_users(pg_uuid_t *users, int nusers)
+{
+	HASH_SEQ_STATUS status;
+	RlEntry    *entry;
+	int			i;
+
+	qsort(users, nusers, sizeof(pg_uuid_t), rl_uuid_cmp);
+	sipcall_rl_lock_all(LW_EXCLUSIVE);
+	for (i = 0; i < RL_PARTITIONS; i++)
+		pg_atomic_fetch_add_u64(&sipcall_rl_shared->inval_counter[i], 1);
+	hash_seq_init(&status, sipcall_rl_hash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (bsearch(&entry->key.user_id, users, nusers, sizeof(pg_uuid_t),
+					rl_uuid_cmp) != NULL)
+		{
+			hash_search(sipcall_rl_hash, &entry->key, HASH_REMOVE, NULL);
+			pg_atomic_fetch_sub_u32(&sipcall_rl_shared->nentries, 1);
+		}
+	}
+	sipcall_rl_unlock_all();
+}
+
+/*---- argument checks and keys ----*/
+
+static void
+rl_check_args(int32 max_requests, int32 window_minutes)
+{
+	if (max_requests < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_requests must not be negative"),
+				 errdetail("The value given was %d.", max_requests)));
+	if (window_minutes <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("window_minutes must be greater than zero"),
+				 errdetail("The value given was %d.", window_minutes)));
+}
+
+/* Build the hash key; false if the endpoint is too long for the hash. */
+static bool
+rl_make_key(pg_uuid_t *user_id, text *endpoint, RlKey *key)
+{
+	int			len = VARSIZE_ANY_EXHDR(endpoint);
+
+	if (len > RL_ENDPOINT_LEN)
+		return false;
+	memset(key, 0, sizeof(RlKey));
+	memcpy(&key->user_id, user_id, sizeof(pg_uuid_t));
+	memcpy(key->endpoint, VARDATA_ANY(endpoint), len);
+	return true;
+}
+
+/*
+ * Is the window that started at start, minutes long, still running at now?
+ * If so, *reset_at (when not NULL) is its end.  A window whose end cannot
+ * be represented never ends.
+ */
+static bool
+rl_window_live(TimestampTz start, int32 minutes, TimestampTz now,
+			   TimestampTz *reset_at)
+{
+	TimestampTz end;
+
+	if (TIMESTAMP_IS_NOBEGIN(start))
+		return false;
+	if (TIMESTAMP_IS_NOEND(start) ||
+		pg_add_s64_overflow(start, (int64) minutes * USECS_PER_MINUTE, &end) ||
+		!IS_VALID_TIMESTAMP(end))
+		end = DT_NOEND;
+	if (now >= end)
+		return false;
+	if (reset_at)
+		*reset_at = end;
+	return true;
+}
+
+/*
+ * The decision, on an entry whose spinlock the caller holds: count the
+ * request if allowed.
+ */
+static bool
+rl_apply(RlEntry *entry, int32 max_requests, int32 window_minutes,
+		 TimestampTz now)
+{
+	entry->last_used = now;
+	if (max_requests == 0)
+		return false;
+	if (!entry->has_window ||
+		!rl_window_live(entry->window_start, window_minutes, now, NULL))
+	{
+		entry->has_window = true;
+		entry->window_start = now;
+		entry->count = 1;
+	}
+	else if (entry->count < max_requests)
+		entry->count++;
+	else
+		return false;
+	entry->minutes = window_minutes;
+	entry->dirty = true;
+	return true;
+}
+
+/*---- which path ----*/
+
+/*
+ * The shared path serves only the database named by sipcall.database, and
+ * only the rate_limits table it was loaded from: when the extension is
+ * dropped and created again, the first check to notice empties the hash.
+ */
+static bool
+rl_shared_usable(void)
+{
+	if (sipcall_rl_shared == NULL)
+		return false;
+	if (rl_db_state == RL_DB_UNKNOWN)
+	{
+		Oid			dboid = get_database_oid(sipcall_database, true);
+
+		rl_db_state = (OidIsValid(dboid) && dboid == MyDatabaseId) ?
+			RL_DB_SHARED : RL_DB_TABLE;
+	}
+	if (rl_db_state != RL_DB_SHARED)
+		return false;
+	if (!rl_relid_valid)
+	{
+		Oid			relid = sipcall_relid("rate_limits", false);
+		Oid			old;
+
+		if (!rl_relcache_cb_registered)
+		{
+			CacheRegisterRelcacheCallback(rl_relcache_callback, (Datum) 0);
+			rl_relcache_cb_registered = true;
+		}
+		SpinLockAcquire(&sipcall_rl_shared->mutex);
+		old = sipcall_rl_shared->relid;
+		sipcall_rl_shared->relid = relid;
+		SpinLockRelease(&sipcall_rl_shared->mutex);
+		if (OidIsValid(old) && old != relid)
+			sipcall_rl_remove_all();
+		rl_relid = relid;
+		rl_relid_valid = true;
+	}
+	return true;
+}
+
+static void
+rl_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == rl_relid)
+		rl_relid_valid = false;
+}
+
+/*---- SPI plans ----*/
+
+/*
+ * Connect SPI and run as the extension's owner with a safe search_path, so
+ * that nothing the caller put on their search_path runs with the owner's
+ * rights.  Only the SPI paths pay for this, never the shared fast path.
+ */
+static int
+rl_spi_begin(SipcallSavedUser *saved)
+{
+	int			nestlevel;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	sipcall_become_owner(saved);
+	return nestlevel;
+}
+
+static void
+rl_spi_end(SipcallSavedUser *saved, int nestlevel)
+{
+	sipcall_restore_user(saved);
+	AtEOXact_GUC(true, nestlevel);
+	SPI_finish();
+}
+
+static SPIPlanPtr
+rl_prepare(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+static void
+rl_raise_unknown_user(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+			 errmsg("user does not exist"),
+			 errdetail("Rate limits are kept only for users in table \"sipcall.users\".")));
+}
+
+/*
+ * Does the user exist?  The caller has connected SPI.
+ */
+static bool
+rl_user_exists(pg_uuid_t *user_id)
+{
+	Oid			argtypes[1] = {UUIDOID};
+	Datum		values[1];
+	int			ret;
+
+	if (rl_user_plan == NULL)
+		rl_user_plan = rl_prepare("SELECT 1 FROM sipcall.users WHERE id = $1",
+								  1, argtypes);
+	values[0] = UUIDPGetDatum(user_id);
+	ret = SPI_execute_plan(rl_user_plan, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan returned %s", SPI_result_code_string(ret));
+	return SPI_processed > 0;
+}
+
+/*---- the table path ----*/
+
+/*
+ * One statement: count the request in the user's row if allowed, creating
+ * the row or restarting an expired window as needed.  Concurrent checks of
+ * one key queue on the row lock (or on the unique index), so each sees the
+ * count the previous one left.
+ */
+static bool
+rl_table_check(pg_uuid_t *user_id, text *endpoint, int32 max_requests,
+			   int32 window_minutes, TimestampTz now)
+{
+	SipcallSavedUser saved;
+	Oid			argtypes[5] = {UUIDOID, TEXTOID, INT4OID, INT4OID, TIMESTAMPTZOID};
+	Datum		values[5];
+	bool		allowed;
+	bool		isnull;
+	int			ret;
+	int			nestlevel;
+
+	nestlevel = rl_spi_begin(&saved);
+
+	if (max_requests == 0)
+	{
+		/* nothing can be counted; only the user must exist */
+		if (!rl_user_exists(user_id))
+			rl_raise_unknown_user();
+		rl_spi_end(&saved, nestlevel);
+		return false;
+	}
+
+	if (rl_table_plan == NULL)
+		rl_table_plan = rl_prepare(
+								   "WITH u AS (SELECT EXISTS (SELECT 1 FROM sipcall.users WHERE id = $1) AS ok), "
+								   "ins AS ("
+								   " INSERT INTO sipcall.rate_limits AS r"
+								   "   (user_id, endpoint, request_count, window_start, window_duration_minutes)"
+								   " SELECT $1, $2, 1, $5, $4 FROM u WHERE u.ok"
+								   " ON CONFLICT (user_id, endpoint) DO UPDATE SET"
+								   "   request_count = CASE WHEN r.window_start IS NULL"
+								   "       OR r.window_start + pg_catalog.make_interval(mins => $4) <= $5"
+								   "     THEN 1 ELSE coalesce(r.request_count, 0) + 1 END,"
+								   "   window_start = CASE WHEN r.window_start IS NULL"
+								   "       OR r.window_start + pg_catalog.make_interval(mins => $4) <= $5"
+								   "     THEN $5 ELSE r.window_start END,"
+								   "   window_duration_minutes = $4"
+								   " WHERE r.window_start IS NULL"
+								   "    OR r.window_start + pg_catalog.make_interval(mins => $4) <= $5"
+								   "    OR coalesce(r.request_count, 0) < $3"
+								   " RETURNING 1) "
+								   "SELECT u.ok, EXISTS (SELECT 1 FROM ins) FROM u",
+								   5, argtypes);
+
+	values[0] = UUIDPGetDatum(user_id);
+	values[1] = PointerGetDatum(endpoint);
+	values[2] = Int32GetDatum(max_requests);
+	values[3] = Int32GetDatum(window_minutes);
+	values[4] = TimestampTzGetDatum(now);
+	ret = SPI_execute_plan(rl_table_plan, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "SPI_execute_plan returned %s", SPI_result_code_string(ret));
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+									SPI_tuptable->tupdesc, 1, &isnull)))
+		rl_raise_unknown_user();
+	allowed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 2, &isnull));
+
+	rl_spi_end(&saved, nestlevel);
+	return allowed;
+}
+
+/*---- the shared path ----*/
+
+/* The fast path: true if the key was in the hash (and *allowed is set). */
+static bool
+rl_shared_check(RlKey *key, uint32 hash, int32 max_requests,
+				int32 window_minutes, TimestampTz now, bool *allowed)
+{
+	LWLock	   *lock = sipcall_rl_partition_lock(hash);
+	RlEntry    *entry;
+
+	LWLockAcquire(lock, LW_SHARED);
+	entry = hash_search_with_hash_value(sipcall_rl_hash, key, hash,
+										HASH_FIND, NULL);
+	if (entry == NULL)
+	{
+		LWLockRelease(lock);
+		return false;
+	}
+	SpinLockAcquire(&entry->mutex);
+	*allowed = rl_apply(entry, max_requests, window_minutes, now);
+	SpinLockRelease(&entry->mutex);
+	LWLockRelease(lock);
+	return true;
+}
+
+/* What a load read from the tables. */
+typedef struct RlLoaded
+{
+	bool		has_row;
+	TransactionId xmin;
+	int32		count;
+	int32		minutes;
+	bool		has_window;
+	TimestampTz window_start;
+} RlLoaded;
+
+/*
+ * Read a key's row, and check the user, with a fresh snapshot (so that a
+ * check inside a REPEATABLE READ transaction still loads what was last
+ * committed).  Raises 23503 for an unknown user.
+ */
+static void
+rl_load_row(pg_uuid_t *user_id, text *endpoint, RlLoaded *loaded)
+{
+	SipcallSavedUser saved;
+	Oid			argtypes[2] = {UUIDOID, TEXTOID};
+	Datum		values[2];
+	bool		isnull;
+	int			ret;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	Datum		d;
+	int			nestlevel;
+
+	nestlevel = rl_spi_begin(&saved);
+
+	if (rl_load_plan == NULL)
+		rl_load_plan = rl_prepare(
+								  "SELECT EXISTS (SELECT 1 FROM sipcall.users WHERE id = $1),"
+								  " r.xmin, r.request_count, r.window_start, r.window_duration_minutes"
+								  " FROM (VALUES (1)) v"
+								  " LEFT JOIN sipcall.rate_limits r ON r.user_id = $1 AND r.endpoint = $2",
+								  2, argtypes);
+
+	values[0] = UUIDPGetDatum(user_id);
+	values[1] = PointerGetDatum(endpoint);
+	PushActiveSnapshot(GetLatestSnapshot());
+	ret = SPI_execute_plan(rl_load_plan, values, NULL, true, 2);
+	PopActiveSnapshot();
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "SPI_execute_plan returned %s, %lu rows",
+			 SPI_result_code_string(ret), (unsigned long) SPI_processed);
+
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	if (!DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull)))
+		rl_raise_unknown_user();
+
+	memset(loaded, 0, sizeof(RlLoaded));
+	d = SPI_getbinval(tup, desc, 2, &isnull);
+	loaded->has_row = !isnull;
+	if (loaded->has_row)
+	{
+		loaded->xmin = DatumGetTransactionId(d);
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		loaded->count = isnull ? 0 : DatumGetInt32(d);
+		d = SPI_getbinval(tup, desc, 4, &isnull);
+		loaded->has_window = !isnull;
+		if (!isnull)
+			loaded->window_start = DatumGetTimestampTz(d);
+		d = SPI_getbinval(tup, desc, 5, &isnull);
+		loaded->minutes = isnull ? 60 : DatumGetInt32(d);
+	}
+
+	rl_spi_end(&saved, nestlevel);
+}
+
+/*
+ * Load a key into the hash and check it there.  False if the hash is full
+ * (the caller then takes the table path, and the flusher is asked to make
+ * room).
+ */
+static bool
+rl_shared_load_and_check(pg_uuid_t *user_id, text *endpoint, RlKey *key,
+						 uint32 hash, int32 max_requests,
+						 int32 window_minutes, TimestampTz now,
+						 bool *allowed)
+{
+	LWLock	   *lock = sipcall_rl_partition_lock(hash);
+	pg_atomic_uint64 *counter =
+		&sipcall_rl_shared->inval_counter[hash % RL_PARTITIONS];
+
+	for (;;)
+	{
+		uint64		before;
+		RlLoaded	loaded;
+		RlEntry    *entry;
+		bool		found;
+
+		CHECK_FOR_INTERRUPTS();
+		before = pg_atomic_read_u64(counter);
+		pg_memory_barrier();
+		rl_load_row(user_id, endpoint, &loaded);
+
+		LWLockAcquire(lock, LW_EXCLUSIVE);
+		if (pg_atomic_read_u64(counter) != before)
+		{
+			/* an edit committed while we read: read again */
+			LWLockRelease(lock);
+			continue;
+		}
+		entry = hash_search_with_hash_value(sipcall_rl_hash, key, hash,
+											HASH_ENTER_NULL, &found);
+		if (entry == NULL)
+		{
+			Latch	   *latch;
+
+			LWLockRelease(lock);
+			pg_atomic_write_u32(&sipcall_rl_shared->need_evict, 1);
+			SpinLockAcquire(&sipcall_rl_shared->mutex);
+			latch = sipcall_rl_shared->flusher_latch;
+			SpinLockRelease(&sipcall_rl_shared->mutex);
+			if (latch)
+				SetLatch(latch);
+			return false;
+		}
+		if (!found)
+		{
+			SpinLockInit(&entry->mutex);
+			entry->incarnation =
+				pg_atomic_fetch_add_u64(&sipcall_rl_shared->next_incarnation, 1);
+			entry->has_row = loaded.has_row;
+			entry->last_xmin = loaded.xmin;
+			entry->count = loaded.count;
+			entry->minutes = loaded.has_row ? loaded.minutes : window_minutes;
+			entry->has_window = loaded.has_window;
+			entry->window_start = loaded.window_start;
+			entry->dirty = false;
+			entry->flushing = false;
+			entry->last_used = now;
+			pg_atomic_fetch_add_u32(&sipcall_rl_shared->nentries, 1);
+		}
+		/* else another backend loaded it meanwhile: use its entry */
+		SpinLockAcquire(&entry->mutex);
+		*allowed = rl_apply(entry, max_requests, window_minutes, now);
+		SpinLockRelease(&entry->mutex);
+		LWLockRelease(lock);
+		return true;
+	}
+}
+
+/*---- SQL functions ----*/
+
+/*
+ * check_rate_limit(user_id uuid, endpoint text, max_requests integer,
+ *					window_minutes integer DEFAULT 60) RETURNS boolean
+ */
+Datum
+sipcall_check_rate_limit(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *user_id = PG_GETARG_UUID_P(0);
+	text	   *endpoint = PG_GETARG_TEXT_PP(1);
+	int32		max_requests = PG_GETARG_INT32(2);
+	int32		window_minutes = PG_GETARG_INT32(3);
+	TimestampTz now;
+	RlKey		key;
+	bool		allowed;
+
+	rl_check_args(max_requests, window_minutes);
+	now = GetCurrentTimestamp();
+
+	if (rl_shared_usable() && rl_make_key(user_id, endpoint, &key))
+	{
+		uint32		hash = get_hash_value(sipcall_rl_hash, &key);
+
+		if (rl_shared_check(&key, hash, max_requests, window_minutes, now,
+							&allowed))
+			PG_RETURN_BOOL(allowed);
+		if (rl_shared_load_and_check(user_id, endpoint, &key, hash,
+									 max_requests, window_minutes, now,
+									 &allowed))
+			PG_RETURN_BOOL(allowed);
+	}
+
+	PG_RETURN_BOOL(rl_table_check(user_id, endpoint, max_requests,
+								  window_minutes, now));
+}
+
+/*
+ * rate_limit_status(user_id uuid, endpoint text,
+ *					 max_requests integer DEFAULT NULL,
+ *					 window_minutes integer DEFAULT NULL)
+ *	 RETURNS (request_count, window_start, window_duration_minutes,
+ *			  reset_at, remaining)
+ *
+ * The live state, counting nothing.  A window that has run out reads as no
+ * window (count 0): the next check starts a new one.  Not STRICT: NULL
+ * max_requests/window_minutes mean "not given".
+ */
+Datum
+sipcall_rate_limit_status(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *user_id;
+	text	   *endpoint;
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5];
+	RlKey		key;
+	bool		from_shared = false;
+	bool		has_window = false;
+	TimestampTz window_start = 0;
+	TimestampTz reset_at = 0;
+	int32		count = 0;
+	int32		minutes = 0;
+	bool		has_minutes = false;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	user_id = PG_GETARG_UUID_P(0);
+	endpoint = PG_GETARG_TEXT_PP(1);
+	if (!PG_ARGISNULL(2) && PG_GETARG_INT32(2) < 0)
+		rl_check_args(PG_GETARG_INT32(2), 1);
+	if (!PG_ARGISNULL(3))
+		rl_check_args(0, PG_GETARG_INT32(3));
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	if (rl_shared_usable() && rl_make_key(user_id, endpoint, &key))
+	{
+		uint32		hash = get_hash_value(sipcall_rl_hash, &key);
+		LWLock	   *lock = sipcall_rl_partition_lock(hash);
+		RlEntry    *entry;
+
+		LWLockAcquire(lock, LW_SHARED);
+		entry = hash_search_with_hash_value(sipcall_rl_hash, &key, hash,
+											HASH_FIND, NULL);
+		if (entry != NULL)
+		{
+			SpinLockAcquire(&entry->mutex);
+			from_shared = true;
+			has_window = entry->has_window;
+			window_start = entry->window_start;
+			count = entry->count;
+			minutes = entry->minutes;
+			has_minutes = true;
+			SpinLockRelease(&entry->mutex);
+		}
+		LWLockRelease(lock);
+	}
+
+	if (!from_shared)
+	{
+		/* the table holds the whole truth for this key */
+		RlLoaded	loaded;
+
+		rl_load_row(user_id, endpoint, &loaded);
+		has_window = loaded.has_window;
+		window_start = loaded.window_start;
+		count = loaded.count;
+		minutes = loaded.minutes;
+		has_minutes = loaded.has_row;
+	}
+
+	if (!PG_ARGISNULL(3))
+	{
+		minutes = PG_GETARG_INT32(3);
+		has_minutes = true;
+	}
+	if (!has_minutes || minutes <= 0)
+		has_window = false;
+	if (has_window && !rl_window_live(window_start, minutes, now, &reset_at))
+		has_window = false;
+	if (!has_window)
+		count = 0;
+
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = Int32GetDatum(count);
+	values[1] = TimestampTzGetDatum(window_start);
+	nulls[1] = !has_window;
+	values[2] = Int32GetDatum(minutes);
+	nulls[2] = !has_minutes;
+	values[3] = TimestampTzGetDatum(reset_at);
+	nulls[3] = !has_window || TIMESTAMP_IS_NOEND(reset_at);
+	if (PG_ARGISNULL(2))
+		nulls[4] = true;
+	else
+		values[4] = Int32GetDatum(Max(PG_GETARG_INT32(2) - count, 0));
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*---- invalidation on operator edits ----*/
+
+static void
+rl_register_callbacks(void)
+{
+	if (!rl_xact_cb_registered)
+	{
+		RegisterXactCallback(rl_xact_callback, NULL);
+		RegisterSubXactCallback(rl_subxact_callback, NULL);
+		rl_xact_cb_registered = true;
+	}
+}
+
+static void
+rl_queue(const RlKey *key, bool whole_user)
+{
+	MemoryContext oldcxt;
+	RlPending  *p;
+
+	rl_register_callbacks();
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	p = palloc(sizeof(RlPending));
+	p->key = *key;
+	p->whole_user = whole_user;
+	p->nest_level = GetCurrentTransactionNestLevel();
+	rl_pending = lappend(rl_pending, p);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+static void
+rl_queue_tuple(HeapTuple tuple, TupleDesc desc)
+{
+	int			attuser = SPI_fnumber(desc, "user_id");
+	int			attendpoint = SPI_fnumber(desc, "endpoint");
+	bool		isnull;
+	Datum		d;
+	RlKey		key;
+	pg_uuid_t  *user_id;
+
+	if (attuser <= 0 || attendpoint <= 0)
+		elog(ERROR, "sipcall.rate_limits lacks column user_id or endpoint");
+	d = heap_getattr(tuple, attuser, desc, &isnull);
+	if (isnull)
+		return;
+	user_id = DatumGetUUIDP(d);
+	d = heap_getattr(tuple, attendpoint, desc, &isnull);
+	if (isnull)
+		return;
+	if (rl_make_key(user_id, DatumGetTextPP(d), &key))
+		rl_queue(&key, false);
+}
+
+/*
+ * Trigger on rate_limits (row INSERT/UPDATE/DELETE, statement TRUNCATE)
+ * and on users (row DELETE/UPDATE OF id, argument 'users'): remember what
+ * changed; rl_xact_callback removes the entries when the change commits.
+ */
+Datum
+sipcall_rate_limits_invalidate(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"rate_limits_invalidate\" must be called as a trigger")));
+
+	if (sipcall_rl_in_flusher || !rl_shared_usable())
+		return PointerGetDatum(NULL);
+
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+	{
+		if (!rl_pending_all)
+			rl_pending_all_level = GetCurrentTransactionNestLevel();
+		rl_pending_all = true;
+		rl_register_callbacks();
+		return PointerGetDatum(NULL);
+	}
+	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		return PointerGetDatum(NULL);
+
+	desc = RelationGetDescr(trigdata->tg_relation);
+	if (trigdata->tg_trigger->tgnargs > 0 &&
+		strcmp(trigdata->tg_trigger->tgargs[0], "users") == 0)
+	{
+		int			attid = SPI_fnumber(desc, "id");
+		bool		isnull;
+		Datum		d;
+		RlKey		key;
+
+		if (attid <= 0)
+			elog(ERROR, "sipcall.users lacks column id");
+		d = heap_getattr(trigdata->tg_trigtuple, attid, desc, &isnull);
+		if (!isnull)
+		{
+			memset(&key, 0, sizeof(key));
+			memcpy(&key.user_id, DatumGetUUIDP(d), sizeof(pg_uuid_t));
+			rl_queue(&key, true);
+		}
+		return PointerGetDatum(NULL);
+	}
+
+	/* the old row for UPDATE/DELETE, the new one for INSERT/UPDATE */
+	rl_queue_tuple(trigdata->tg_trigtuple, desc);
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		rl_queue_tuple(trigdata->tg_newtuple, desc);
+	return PointerGetDatum(NULL);
+}
+
+static void
+rl_xact_callback(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	switch (event)
+	{
+		case XACT_EVENT_PRE_PREPARE:
+			if (rl_pending != NIL || rl_pending_all)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot prepare a transaction that changed \"sipcall.rate_limits\" or \"sipcall.users\""),
+						 errdetail("The rate limit counters in shared memory are refreshed when such a transaction commits.")));
+			break;
+		case XACT_EVENT_COMMIT:
+			/* the changes are visible now: drop the stale entries */
+			if (sipcall_rl_shared != NULL && rl_pending_all)
+				sipcall_rl_remove_all();
+			else if (sipcall_rl_shared != NULL && rl_pending != NIL)
+			{
+				pg_uuid_t  *users = NULL;
+				int			nusers = 0;
+
+				foreach(lc, rl_pending)
+				{
+					RlPending  *p = (RlPending *) lfirst(lc);
+
+					if (p->whole_user)
+					{
+						if (users == NULL)
+							users = MemoryContextAlloc(TopTransactionContext,
+													   list_length(rl_pending) * sizeof(pg_uuid_t));
+						users[nusers++] = p->key.user_id;
+					}
+					else
+						rl_remove_key(&p->key,
+									  get_hash_value(sipcall_rl_hash, &p->key));
+				}
+				if (nusers > 0)
+					rl_remove_users(users, nusers);
+			}
+			rl_pending = NIL;
+			rl_pending_all = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			rl_pending = NIL;
+			rl_pending_all = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/* Forget what an aborted subtransaction queued; hand up what a committed one did. */
+static void
+rl_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	ListCell   *lc;
+
+	if (rl_pending == NIL && !rl_pending_all)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		foreach(lc, rl_pending)
+		{
+			RlPending  *p = (RlPending *) lfirst(lc);
+
+			if (p->nest_level >= level)
+				rl_pending = foreach_delete_current(rl_pending, lc);
+		}
+		if (rl_pending_all && rl_pending_all_level >= level)
+			rl_pending_all = false;
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		foreach(lc, rl_pending)
+		{
+			RlPending  *p = (RlPending *) lfirst(lc);
+
+			if (p->nest_level >= level)
+				p->nest_level = level - 1;
+		}
+		if (rl_pending_all && rl_pending_all_level >= level)
+			rl_pending_all_level = level - 1;
+	}
+}

@@ -1,0 +1,86 @@
+/*-------------------------------------------------------------------------
+ *
+ * ratelimit.h
+ *		Shared-memory layout of the rate limiter, used by ratelimit.c (the
+ *		checks, the invalidation triggers) and ratelimit_flusher.c (the
+ *		background worker writing counters back to sipcall.rate_limits).
+ *
+ * Locking rules: see the header of ratelimit.c.  In short, an entry is
+ * found under its partition's LWLock (shared), added or removed under it
+ * (exclusive), and its counters are read and written under its spinlock.
+ *
+ * Copyright (c) 2026, the sipcall authors
+ *
+ * IDENTIFICATION
+ *		src/ratelimit.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SIPCALL_RATELIMIT_H
+#define SIPCALL_RATELIMIT_H
+
+#include "port/atomics.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+#include "utils/hsearch.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+/* endpoints up to this many bytes live in shared memory */
+#define RL_ENDPOINT_LEN			64
+/* number of partitions (and LWLocks) of the shared hash; a power of 2 */
+#define RL_PARTITIONS			32
+/* how often the flusher writes dirty counters to rate_limits */
+#define RL_FLUSH_INTERVAL_MS	500
+#define RL_TRANCHE_NAME			"sipcall_ratelimit"
+
+typedef struct RlKey
+{
+	pg_uuid_t	user_id;
+	char		endpoint[RL_ENDPOINT_LEN];	/* zero-padded, no terminator */
+} RlKey;
+
+typedef struct RlEntry
+{
+	RlKey		key;			/* hash key, must be first */
+	slock_t		mutex;			/* protects every field below */
+	uint64		incarnation;	/* unique per load, never reused */
+	int32		count;			/* requests counted in the window */
+	int32		minutes;		/* window length last used */
+	bool		has_window;		/* window_start is set */
+	bool		has_row;		/* the table has a row, last_xmin is valid */
+	bool		dirty;			/* counted since the last flush */
+	bool		flushing;		/* the flusher is writing it */
+	TransactionId last_xmin;	/* xmin of the row as last read or written */
+	TimestampTz window_start;
+	TimestampTz last_used;
+} RlEntry;
+
+typedef struct RlShared
+{
+	LWLockPadded *locks;		/* RL_PARTITIONS partition locks */
+	slock_t		mutex;			/* protects relid, flusher_latch */
+	Oid			relid;			/* rate_limits the entries came from */
+	Latch	   *flusher_latch;
+	pg_atomic_uint32 nentries;
+	pg_atomic_uint32 need_evict;	/* a backend found the hash full */
+	pg_atomic_uint64 next_incarnation;
+	pg_atomic_uint64 inval_counter[RL_PARTITIONS];
+} RlShared;
+
+extern RlShared *sipcall_rl_shared;
+extern HTAB *sipcall_rl_hash;
+extern bool sipcall_rl_in_flusher;
+
+extern LWLock *sipcall_rl_partition_lock(uint32 hash);
+extern void sipcall_rl_lock_all(LWLockMode mode);
+extern void sipcall_rl_unlock_all(void);
+extern void sipcall_rl_remove_entry(const RlKey *key, uint32 hash,
+									uint64 incarnation);
+extern void sipcall_rl_remove_all(void);
+
+/* ratelimit_flusher.c */
+extern void sipcall_ratelimit_register_flusher(void);
+
+#endif							/* SIPCALL_RATELIMIT_H */

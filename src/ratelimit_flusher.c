@@ -1,0 +1,529 @@
+/*-------------------------------------------------------------------------
+ *
+ * ratelimit_flusher.c
+ *		The "sipcall rate limit flusher" background worker: writes the
+ *		dirty shared rate-limit counters to sipcall.rate_limits every
+ *		RL_FLUSH_INTERVAL_MS, evicts idle clean entries when the shared hash
+ *		fills up, and flushes once more when the server shuts down.
+ *
+ * A flush copies each dirty entry under its spinlock and marks it
+ * "flushing", writes the copies in one transaction, and only after the
+ * commit clears "flushing" and records the rows' new xmin.  An entry is
+ * evicted only when it is neither dirty nor flushing, so the table holds
+ * everything an evicted entry had counted.
+ *
+ * A row is written only if its xmin is still the one the entry last saw (a
+ * new row only if none exists and the user still exists).  Otherwise
+ * somebody else changed it: the entry is dropped and the next check reloads
+ * the row.  Locking rules are those of ratelimit.c.
+ *
+ * Copyright (c) 2026, the sipcall authors
+ *
+ * IDENTIFICATION
+ *		src/ratelimit_flusher.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "ratelimit.h"
+#include "sipcall.h"
+
+PGDLLEXPORT void sipcall_ratelimit_flusher_main(Datum main_arg);
+
+/* one entry's state, copied for writing */
+typedef struct RlFlushItem
+{
+	RlKey		key;
+	uint32		hash;
+	uint64		incarnation;
+	int32		count;
+	int32		minutes;
+	bool		has_window;
+	bool		has_row;
+	TransactionId last_xmin;
+	TimestampTz window_start;
+	bool		written;		/* after the write: did it land? */
+	TransactionId new_xmin;
+} RlFlushItem;
+
+/* an eviction candidate */
+typedef struct RlEvictItem
+{
+	RlKey		key;
+	uint32		hash;
+	uint64		incarnation;
+	TimestampTz last_used;
+} RlEvictItem;
+
+static SPIPlanPtr update_plan = NULL;
+static SPIPlanPtr insert_plan = NULL;
+static MemoryContext flush_cxt = NULL;
+
+static void rl_flush(void);
+static void rl_evict(void);
+
+void
+sipcall_ratelimit_register_flusher(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 1;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "sipcall");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN,
+			 "sipcall_ratelimit_flusher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "sipcall rate limit flusher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "sipcall rate limit flusher");
+	worker.bgw_main_arg = (Datum) 0;
+	worker.bgw_notify_pid = 0;
+	RegisterBackgroundWorker(&worker);
+}
+
+/* Collect the dirty entries, marking them flushing. */
+static RlFlushItem *
+rl_collect(int *nitems)
+{
+	HASH_SEQ_STATUS status;
+	RlEntry    *entry;
+	RlFlushItem *items;
+	int			n = 0;
+	int			cap = 64;
+
+	items = palloc(cap * sizeof(RlFlushItem));
+	sipcall_rl_lock_all(LW_SHARED);
+	hash_seq_init(&status, sipcall_rl_hash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		RlFlushItem *it;
+
+		SpinLockAcquire(&entry->mutex);
+		if (!entry->dirty || entry->flushing)
+		{
+			SpinLockRelease(&entry->mutex);
+			continue;
+		}
+		if (n == cap)
+		{
+			SpinLockRelease(&entry->mutex);
+			cap *= 2;
+			items = repalloc_huge(items, cap * sizeof(RlFlushItem));
+			SpinLockAcquire(&entry->mutex);
+		}
+		it = &items[n++];
+		it->key = entry->key;
+		it->incarnation = entry->incarnation;
+		it->count = entry->count;
+		it->minutes = entry->minutes;
+		it->has_window = entry->has_window;
+		it->has_row = entry->has_row;
+		it->last_xmin = entry->last_xmin;
+		it->window_start = entry->window_start;
+		it->written = false;
+		entry->dirty = false;
+		entry->flushing = true;
+		SpinLockRelease(&entry->mutex);
+	}
+	sipcall_rl_unlock_all();
+
+	*nitems = n;
+	return items;
+}
+
+/* After the transaction: clear "flushing", record xmins or drop entries. */
+static void
+rl_settle(RlFlushItem *items, int n, bool committed)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		RlFlushItem *it = &items[i];
+		LWLock	   *lock = sipcall_rl_partition_lock(it->hash);
+		RlEntry    *entry;
+		bool		drop = false;
+
+		LWLockAcquire(lock, LW_SHARED);
+		entry = hash_search_with_hash_value(sipcall_rl_hash, &it->key,
+											it->hash, HASH_FIND, NULL);
+		if (entry != NULL)
+		{
+			SpinLockAcquire(&entry->mutex);
+			if (entry->incarnation == it->incarnation)
+			{
+				entry->flushing = false;
+				if (!committed)
+					entry->dirty = true;
+				else if (it->written)
+				{
+					entry->has_row = true;
+					entry->last_xmin = it->new_xmin;
+				}
+				else
+					drop = true;
+			}
+			SpinLockRelease(&entry->mutex);
+		}
+		LWLockRelease(lock);
+
+		/* the row was changed by somebody else: reload it on next use */
+		if (drop)
+			sipcall_rl_remove_entry(&it->key, it->hash, it->incarnation);
+	}
+}
+
+static void
+rl_prepare_plans(void)
+{
+	Oid			uargs[6] = {UUIDOID, TEXTOID, INT4OID, TIMESTAMPTZOID, INT4OID, XIDOID};
+	Oid			iargs[5] = {UUIDOID, TEXTOID, INT4OID, TIMESTAMPTZOID, INT4OID};
+
+	if (update_plan == NULL)
+	{
+		update_plan = SPI_prepare("UPDATE sipcall.rate_limits"
+								  "   SET request_count = $3, window_start = $4,"
+								  "       window_duration_minutes = $5"
+								  " WHERE user_id = $1 AND endpoint = $2 AND xmin = $6"
+								  " RETURNING xmin",
+								  6, uargs);
+		if (update_plan == NULL || SPI_keepplan(update_plan) != 0)
+			elog(ERROR, "could not prepare the rate limit update");
+	}
+	if (insert_plan == NULL)
+	{
+		insert_plan = SPI_prepare("INSERT INTO sipcall.rate_limits"
+								  "   (user_id, endpoint, request_count, window_start,"
+								  "    window_duration_minutes)"
+								  " SELECT u.id, $2, $3, $4, $5 FROM sipcall.users u"
+								  "  WHERE u.id = $1 FOR KEY SHARE"
+								  " ON CONFLICT (user_id, endpoint) DO NOTHING"
+								  " RETURNING xmin",
+								  5, iargs);
+		if (insert_plan == NULL || SPI_keepplan(insert_plan) != 0)
+			elog(ERROR, "could not prepare the rate limit insert");
+	}
+}
+
+/* Write the items in the current transaction. */
+static void
+rl_write(RlFlushItem *items, int n)
+{
+	int			i;
+
+	rl_prepare_plans();
+	for (i = 0; i < n; i++)
+	{
+		RlFlushItem *it = &items[i];
+		Datum		values[6];
+		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+		int			len = strnlen(it->key.endpoint, RL_ENDPOINT_LEN);
+		int			ret;
+		bool		isnull;
+
+		values[0] = UUIDPGetDatum(&it->key.user_id);
+		values[1] = PointerGetDatum(cstring_to_text_with_len(it->key.endpoint, len));
+		values[2] = Int32GetDatum(it->count);
+		values[3] = TimestampTzGetDatum(it->window_start);
+		if (!it->has_window)
+			nulls[3] = 'n';
+		values[4] = Int32GetDatum(it->minutes);
+		values[5] = TransactionIdGetDatum(it->last_xmin);
+
+		if (it->has_row)
+		{
+			ret = SPI_execute_plan(update_plan, values, nulls, false, 1);
+			if (ret != SPI_OK_UPDATE_RETURNING)
+				elog(ERROR, "SPI_execute_plan returned %s", SPI_result_code_string(ret));
+		}
+		else
+		{
+			ret = SPI_execute_plan(insert_plan, values, nulls, false, 1);
+			if (ret != SPI_OK_INSERT_RETURNING)
+				elog(ERROR, "SPI_execute_plan returned %s", SPI_result_code_string(ret));
+		}
+		if (SPI_processed == 1)
+		{
+			it->written = true;
+			it->new_xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
+															   SPI_tuptable->tupdesc,
+															   1, &isnull));
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+}
+
+/*
+ * One flush.  Errors are caught: the transaction is rolled back, the
+ * entries are marked dirty again and the next flush retries.
+ */
+static void
+rl_flush(void)
+{
+	RlFlushItem *items;
+	int			n;
+	int			i;
+	MemoryContext oldcxt;
+	volatile bool have_table = false;
+
+	MemoryContextReset(flush_cxt);
+	oldcxt = MemoryContextSwitchTo(flush_cxt);
+	items = rl_collect(&n);
+	MemoryContextSwitchTo(oldcxt);
+	if (n == 0)
+		return;
+	for (i = 0; i < n; i++)
+		items[i].hash = get_hash_value(sipcall_rl_hash, &items[i].key);
+
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "flushing rate limit counters");
+
+		have_table = OidIsValid(sipcall_relid("rate_limits", true));
+		if (have_table)
+			rl_write(items, n);
+
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_stat(false);
+		pgstat_report_activity(STATE_IDLE, NULL);
+	}
+	PG_CATCH();
+	{
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		rl_settle(items, n, false);
+		return;
+	}
+	PG_END_TRY();
+
+	if (!have_table)
+	{
+		/* the extension is gone: its counters mean nothing any more */
+		sipcall_rl_remove_all();
+		return;
+	}
+	rl_settle(items, n, true);
+}
+
+static int
+rl_evict_cmp(const void *a, const void *b)
+{
+	TimestampTz ta = ((const RlEvictItem *) a)->last_used;
+	TimestampTz tb = ((const RlEvictItem *) b)->last_used;
+
+	return (ta > tb) - (ta < tb);
+}
+
+/*
+ * When the hash is over 7/8 full (or a backend found it full), evict the
+ * least recently used clean entries until it is 3/4 full.  Dirty entries
+ * stay; the next flush makes them clean.
+ */
+static void
+rl_evict(void)
+{
+	uint32		max = (uint32) sipcall_ratelimit_max_entries;
+	uint32		used = pg_atomic_read_u32(&sipcall_rl_shared->nentries);
+	uint32		target = max - max / 4;
+	HASH_SEQ_STATUS status;
+	RlEntry    *entry;
+	RlEvictItem *items;
+	int			n = 0;
+	int			i;
+	uint32		goal;
+
+	if (pg_atomic_exchange_u32(&sipcall_rl_shared->need_evict, 0) == 0 &&
+		used <= max - max / 8)
+		return;
+	if (used <= target)
+		return;
+	goal = used - target;
+
+	MemoryContextReset(flush_cxt);
+	items = MemoryContextAllocHuge(flush_cxt, (Size) used * sizeof(RlEvictItem) + 1);
+	sipcall_rl_lock_all(LW_SHARED);
+	hash_seq_init(&status, sipcall_rl_hash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (n >= (int) used)
+		{
+			hash_seq_term(&status);
+			break;
+		}
+		SpinLockAcquire(&entry->mutex);
+		if (!entry->dirty && !entry->flushing)
+		{
+			items[n].key = entry->key;
+			items[n].incarnation = entry->incarnation;
+			items[n].last_used = entry->last_used;
+			n++;
+		}
+		SpinLockRelease(&entry->mutex);
+	}
+	sipcall_rl_unlock_all();
+
+	qsort(items, n, sizeof(RlEvictItem), rl_evict_cmp);
+	for (i = 0; i < n && (uint32) i < goal; i++)
+	{
+		RlEvictItem *it = &items[i];
+		uint32		hash = get_hash_value(sipcall_rl_hash, &it->key);
+		LWLock	   *lock = sipcall_rl_partition_lock(hash);
+
+		CHECK_FOR_INTERRUPTS();
+		LWLockAcquire(lock, LW_EXCLUSIVE);
+		entry = hash_search_with_hash_value(sipcall_rl_hash, &it->key, hash,
+											HASH_FIND, NULL);
+		/* the partition lock keeps out checks: the spinlock is not needed */
+		if (entry != NULL && entry->incarnation == it->incarnation &&
+			!entry->dirty && !entry->flushing)
+		{
+			hash_search_with_hash_value(sipcall_rl_hash, &it->key, hash,
+										HASH_REMOVE, NULL);
+			pg_atomic_fetch_sub_u32(&sipcall_rl_shared->nentries, 1);
+		}
+		LWLockRelease(lock);
+	}
+}
+
+void
+sipcall_ratelimit_flusher_main(Datum main_arg)
+{
+	TimestampTz next_flush;
+	int			waited;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+
+	sipcall_rl_in_flusher = true;
+	SpinLockAcquire(&sipcall_rl_shared->mutex);
+	sipcall_rl_shared->flusher_latch = MyLatch;
+	SpinLockRelease(&sipcall_rl_shared->mutex);
+
+	/*
+	 * Connect only once a counter exists: counters live only in the
+	 * database sipcall.database, so then it exists (and has sipcall).
+	 * Until then the database may well not exist yet.
+	 */
+	while (pg_atomic_read_u32(&sipcall_rl_shared->nentries) == 0)
+	{
+		if (ShutdownRequestPending)
+			proc_exit(0);
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 RL_FLUSH_INTERVAL_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+	}
+	BackgroundWorkerInitializeConnection(sipcall_database, NULL, 0);
+	pgstat_report_appname("sipcall rate limit flusher");
+
+	flush_cxt = AllocSetContextCreate(TopMemoryContext,
+									  "sipcall rate limit flush",
+									  ALLOCSET_DEFAULT_SIZES);
+
+	/* a flusher that died mid-flush left entries marked: write them again */
+	{
+		HASH_SEQ_STATUS status;
+		RlEntry    *entry;
+
+		sipcall_rl_lock_all(LW_SHARED);
+		hash_seq_init(&status, sipcall_rl_hash);
+		while ((entry = hash_seq_search(&status)) != NULL)
+		{
+			SpinLockAcquire(&entry->mutex);
+			if (entry->flushing)
+			{
+				entry->flushing = false;
+				entry->dirty = true;
+			}
+			SpinLockRelease(&entry->mutex);
+		}
+		sipcall_rl_unlock_all();
+	}
+
+	next_flush = GetCurrentTimestamp();
+	while (!ShutdownRequestPending)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+		long		timeout;
+
+		if (now >= next_flush)
+		{
+			rl_flush();
+			rl_evict();
+			next_flush = TimestampTzPlusMilliseconds(next_flush,
+													 RL_FLUSH_INTERVAL_MS);
+			now = GetCurrentTimestamp();
+			if (next_flush < now)
+				next_flush = now;
+		}
+		else if (pg_atomic_read_u32(&sipcall_rl_shared->need_evict) != 0)
+		{
+			/* a backend found the hash full: flush to make entries clean */
+			rl_flush();
+			rl_evict();
+		}
+
+		timeout = TimestampDifferenceMilliseconds(now, next_flush);
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Max(timeout, 1), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+	}
+
+	/*
+	 * Shutdown: flush, wait (at most 5 s) for the client backends of this
+	 * database, which the postmaster is stopping at the same time, to be
+	 * gone, then flush what they counted last.
+	 */
+	SpinLockAcquire(&sipcall_rl_shared->mutex);
+	sipcall_rl_shared->flusher_latch = NULL;
+	SpinLockRelease(&sipcall_rl_shared->mutex);
+	rl_flush();
+	for (waited = 0; waited < 5000 && CountDBConnections(MyDatabaseId) > 0;
+		 waited += 10)
+		pg_usleep(10 * 1000L);
+	rl_flush();
+	proc_exit(0);
+}
