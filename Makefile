@@ -40,7 +40,7 @@ sipcall--1.0.sql: FORCE
 
 FORCE:
 
-.PHONY: deps demo demo-stop test bench fuzz
+.PHONY: deps demo demo-stop test bench fuzz FORCE
 
 deps:
 	@scripts/deps.sh
