@@ -17,7 +17,8 @@ PGFILEDESC = "sipcall - call records for SIPCall"
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
 DATA = sipcall--1.0.sql
 
-REGRESS = $(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql)))
+# schema runs first: it creates the extension the other files use
+REGRESS = schema $(filter-out schema,$(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql))))
 ISOLATION = $(sort $(patsubst specs/%.spec,%,$(wildcard specs/*.spec)))
 TAP_TESTS = 1
 

@@ -1,0 +1,127 @@
+--
+-- Seed-style inserts, partition routing, keys across partitions, and
+-- sipcall.create_partition.  Sessions run in PST8PDT: months are UTC.
+--
+SET client_min_messages = warning;
+
+INSERT INTO sipcall.users (id, nextcloud_user_id, display_name)
+VALUES ('00000000-0000-0000-0000-00000000a001', 'part_alice', 'Alice');
+
+-- the contract's inserts, verbatim apart from the values
+INSERT INTO sipcall.calls (user_id, destination_number_enc, status)
+     VALUES ('00000000-0000-0000-0000-00000000a001', pgp_sym_encrypt('+4915112345678', 'k'), 'initiated')
+  RETURNING (tableoid::regclass)::text
+            = format('sipcall.calls_y%s', to_char(now() AT TIME ZONE 'UTC', 'YYYY"m"MM')) AS in_current_month;
+
+INSERT INTO sipcall.call_events (call_id, event_type, event_data)
+     SELECT id, 'CHANNEL_ANSWER', '{"codec":"OPUS"}' FROM sipcall.calls
+      WHERE user_id = '00000000-0000-0000-0000-00000000a001'
+  RETURNING user_id, call_initiated_at IS NOT NULL AS key_filled,
+            (tableoid::regclass)::text
+            = format('sipcall.call_events_y%s', to_char(now() AT TIME ZONE 'UTC', 'YYYY"m"MM')) AS in_current_month;
+
+-- past, a UTC month boundary seen from PST8PDT, and the far future
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000c0001', '00000000-0000-0000-0000-00000000a001', '\x01', '2020-03-15 12:00+00', 'fs-1'),
+       ('00000000-0000-0000-0000-0000000c0002', '00000000-0000-0000-0000-00000000a001', '\x01', '2020-03-31 23:30:00-08', 'fs-2'),
+       ('00000000-0000-0000-0000-0000000c0003', '00000000-0000-0000-0000-00000000a001', '\x01', '2199-12-31 23:59:59+00', 'fs-3');
+SELECT id, tableoid::regclass FROM sipcall.calls
+ WHERE id::text LIKE '00000000-0000-0000-0000-0000000c%' ORDER BY id;
+
+INSERT INTO sipcall.call_events (call_id, event_type, "timestamp")
+VALUES ('00000000-0000-0000-0000-0000000c0001', 'CHANNEL_CREATE', '2020-03-15 12:00+00'),
+       ('00000000-0000-0000-0000-0000000c0001', 'CHANNEL_ANSWER', '2020-03-15 12:00:05+00'),
+       ('00000000-0000-0000-0000-0000000c0002', 'CHANNEL_CREATE', '2020-04-01 07:30+00');
+
+-- keys across partitions: call_uuid and id stay unique (23505)
+INSERT INTO sipcall.calls (user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-00000000a001', '\x01', now(), 'fs-1');
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at)
+VALUES ('00000000-0000-0000-0000-0000000c0001', '00000000-0000-0000-0000-00000000a001', '\x01', '2031-01-01');
+-- a NULL call_uuid may repeat, as with a UNIQUE column
+INSERT INTO sipcall.calls (user_id, destination_number_enc) VALUES
+    ('00000000-0000-0000-0000-00000000a001', '\x01'),
+    ('00000000-0000-0000-0000-00000000a001', '\x01');
+
+-- dangling references: 23503
+INSERT INTO sipcall.call_events (call_id, event_type)
+VALUES ('00000000-0000-0000-0000-0000000c0999', 'CHANNEL_CREATE');
+INSERT INTO sipcall.call_events (call_id, event_type, user_id, call_initiated_at)
+VALUES ('00000000-0000-0000-0000-0000000c0001', 'CHANNEL_CREATE',
+        '00000000-0000-0000-0000-00000000a001', '2020-03-15 12:00:01+00');
+INSERT INTO sipcall.calls (user_id, destination_number_enc)
+VALUES ('00000000-0000-0000-0000-00000000ffff', '\x01');
+
+-- create_partition moves the month's rows out of the default partition,
+-- keeps the events of moved calls, and leaves other months alone
+SELECT sipcall.create_partition('sipcall.calls', '2020-03-02');
+SELECT sipcall.create_partition('sipcall.call_events', '2020-03-31');
+SELECT id, tableoid::regclass FROM sipcall.calls
+ WHERE id::text LIKE '00000000-0000-0000-0000-0000000c%' ORDER BY id;
+SELECT call_id, event_type, tableoid::regclass FROM sipcall.call_events
+ WHERE call_id::text LIKE '00000000-0000-0000-0000-0000000c%' ORDER BY id;
+SELECT count(*) AS call_keys_of_moved_calls FROM sipcall.call_keys
+ WHERE id::text LIKE '00000000-0000-0000-0000-0000000c%';
+SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE oid = 'sipcall.calls_y2020m03'::regclass;
+
+-- idempotent
+SELECT sipcall.create_partition('sipcall.calls', '2020-03-31');
+SELECT count(*) FROM pg_inherits WHERE inhparent = 'sipcall.calls'::regclass
+   AND inhrelid::regclass::text = 'sipcall.calls_y2020m03';
+
+-- the new partitions are extension members registered for pg_dump
+SELECT c.relname,
+       c.oid = ANY (e.extconfig) AS registered,
+       EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.refobjid = e.oid
+                 AND d.deptype = 'e') AS member,
+       obj_description(c.oid, 'pg_class') AS comment
+  FROM pg_class c, pg_extension e
+ WHERE e.extname = 'sipcall' AND c.relname IN ('calls_y2020m03', 'call_events_y2020m03')
+ ORDER BY 1;
+
+-- moved rows are intact and unique keys still hold in the new partition
+SELECT count(*) FROM sipcall.calls_y2020m03 WHERE destination_number_enc = '\x01';
+INSERT INTO sipcall.calls (user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-00000000a001', '\x01', '2020-03-20', 'fs-2');
+
+-- deleting a call removes its events, wherever they are
+DELETE FROM sipcall.calls WHERE id = '00000000-0000-0000-0000-0000000c0001';
+SELECT count(*) AS events_left FROM sipcall.call_events
+ WHERE call_id = '00000000-0000-0000-0000-0000000c0001';
+SELECT count(*) AS key_left FROM sipcall.call_keys
+ WHERE id = '00000000-0000-0000-0000-0000000c0001';
+
+-- moving a call to another month keeps its events and its key
+UPDATE sipcall.calls SET initiated_at = '2020-03-01 00:00+00'
+ WHERE id = '00000000-0000-0000-0000-0000000c0002';
+SELECT c.tableoid::regclass, e.call_initiated_at = c.initiated_at AS event_follows,
+       k.initiated_at = c.initiated_at AS key_follows
+  FROM sipcall.calls c
+  JOIN sipcall.call_events e ON e.call_id = c.id
+  JOIN sipcall.call_keys k ON k.id = c.id
+ WHERE c.id = '00000000-0000-0000-0000-0000000c0002';
+
+-- bad input
+SELECT sipcall.create_partition('sipcall.users', '2020-01-01');
+SELECT sipcall.create_partition('pg_catalog.pg_class', '2020-01-01');
+SELECT sipcall.create_partition('sipcall.calls_default', '2020-01-01');
+SELECT sipcall.create_partition('sipcall.calls', 'infinity');
+SELECT sipcall.create_partition('sipcall.calls', '10000-01-01');
+SELECT sipcall.create_partition(NULL, '2020-01-01') IS NULL AS strict;
+SELECT sipcall.create_partition('sipcall.calls', NULL) IS NULL AS strict;
+CREATE TABLE sipcall.audit_logs_y2019m01 (x int);
+SELECT sipcall.create_partition('sipcall.audit_logs', '2019-01-05');
+DROP TABLE sipcall.audit_logs_y2019m01;
+
+-- only privileged roles may create partitions
+CREATE ROLE sipcall_part_app;
+GRANT USAGE ON SCHEMA sipcall TO sipcall_part_app;
+SET ROLE sipcall_part_app;
+SELECT sipcall.create_partition('sipcall.calls', '2020-05-01');
+RESET ROLE;
+REVOKE USAGE ON SCHEMA sipcall FROM sipcall_part_app;
+DROP ROLE sipcall_part_app;
+
+-- clean up
+DELETE FROM sipcall.users WHERE id = '00000000-0000-0000-0000-00000000a001';
+SELECT count(*) FROM sipcall.calls WHERE user_id = '00000000-0000-0000-0000-00000000a001';
