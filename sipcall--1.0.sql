@@ -533,10 +533,15 @@ REVOKE ALL ON FUNCTION @extschema@.rebuild_daily_summary() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.schedule_maintenance(schedule text DEFAULT '*/10 * * * *')
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE STRICT
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF schedule IS NULL THEN
+        RAISE EXCEPTION 'schedule must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Give a cron schedule such as ''*/10 * * * *''.';
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
         RAISE EXCEPTION 'pg_cron is not installed in this database'
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -606,10 +611,3 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.audit_logs_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rate_limits', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rate_limits_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.daily_call_summary', '');
-CREATE FUNCTION @extschema@.encrypt_data(t text, k text) RETURNS bytea LANGUAGE sql AS $$ SELECT pgp_sym_encrypt(t, k) $$;
-CREATE FUNCTION @extschema@.decrypt_data(t bytea, k text) RETURNS text LANGUAGE sql AS $$ SELECT pgp_sym_decrypt(t, k) $$;
-CREATE FUNCTION @extschema@.drain_default_partitions() RETURNS bigint LANGUAGE sql AS $$
- SELECT count(@extschema@.create_partition(t, d)) FROM (
- SELECT DISTINCT 'sipcall.calls'::regclass t, (initiated_at at time zone 'UTC')::date d FROM sipcall.calls_default
- UNION SELECT DISTINCT 'sipcall.call_events'::regclass, ("timestamp" at time zone 'UTC')::date FROM sipcall.call_events_default
- UNION SELECT DISTINCT 'sipcall.audit_logs'::regclass, ("timestamp" at time zone 'UTC')::date FROM sipcall.audit_logs_default) x $$;

@@ -96,6 +96,9 @@ SELECT * FROM summary_diff;
 -- keeps its last figures, even through later refreshes
 SET session_replication_role = replica;
 DELETE FROM sipcall.calls WHERE initiated_at < '2001-03-11 00:00+00';
+-- (with triggers off, the key registry is retention's to clean too)
+DELETE FROM sipcall.call_keys
+ WHERE initiated_at >= '2001-01-01 00:00+00' AND initiated_at < '2001-03-11 00:00+00';
 RESET session_replication_role;
 SELECT count(*) AS dirty_after_retention FROM sipcall.daily_summary_dirty;
 SELECT sipcall.refresh_daily_summary();

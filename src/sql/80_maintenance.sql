@@ -99,10 +99,15 @@ REVOKE ALL ON FUNCTION @extschema@.rebuild_daily_summary() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.schedule_maintenance(schedule text DEFAULT '*/10 * * * *')
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE STRICT
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF schedule IS NULL THEN
+        RAISE EXCEPTION 'schedule must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Give a cron schedule such as ''*/10 * * * *''.';
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
         RAISE EXCEPTION 'pg_cron is not installed in this database'
             USING ERRCODE = 'object_not_in_prerequisite_state',
