@@ -432,6 +432,8 @@ COMMENT ON FUNCTION @extschema@.cleanup_old_audit_logs() IS 'TEMPORARY stub';
 CREATE FUNCTION @extschema@.cleanup_old_calls()
 RETURNS integer LANGUAGE sql VOLATILE AS 'SELECT 0';
 COMMENT ON FUNCTION @extschema@.cleanup_old_calls() IS 'TEMPORARY stub';
+CREATE FUNCTION @extschema@.encrypt_data(t text, k text) RETURNS bytea LANGUAGE sql AS $$ SELECT pgp_sym_encrypt(t, k) $$;
+CREATE FUNCTION @extschema@.decrypt_data(t bytea, k text) RETURNS text LANGUAGE sql AS $$ SELECT pgp_sym_decrypt(t, k) $$;
 /*
  * Maintenance: the cycle (src/maintenance.c), its log, the incremental
  * daily summary (src/summary.c) and scheduling with pg_cron.
@@ -485,10 +487,17 @@ CREATE TABLE @extschema@.daily_summary_dirty (
 COMMENT ON TABLE @extschema@.daily_summary_dirty IS
     'UTC days whose calls changed since the last sipcall.refresh_daily_summary() (filled by triggers on calls)';
 
+/*
+ * SECURITY DEFINER: whoever changes calls may not write the dirty list
+ * itself.  The function runs only fixed, schema-qualified statements, so
+ * the caller's search_path cannot steer it.
+ */
 CREATE FUNCTION @extschema@.calls_track_trigger()
 RETURNS trigger
-LANGUAGE c
+LANGUAGE c SECURITY DEFINER
 AS 'MODULE_PATHNAME', 'sipcall_calls_track_trigger';
+
+REVOKE ALL ON FUNCTION @extschema@.calls_track_trigger() FROM PUBLIC;
 
 COMMENT ON FUNCTION @extschema@.calls_track_trigger() IS
     'Records in sipcall.daily_summary_dirty the UTC days touched by a change to sipcall.calls';

@@ -18,6 +18,10 @@
  * snapshot: an entry made by a transaction that commits later is invisible
  * to that DELETE and stays for the next refresh, so no change is lost.
  *
+ * The trigger function runs as the extension owner (SECURITY DEFINER), and
+ * marks each day at most once per subtransaction of a backend, so the cost
+ * of tracking is one small insert per statement that touches a new day.
+ *
  * The triggers are ordinary (ENABLE, not ENABLE ALWAYS) triggers: with
  * session_replication_role = replica they do not fire.  Retention of
  * calls and the moving of rows out of the default partition run that way,
@@ -36,6 +40,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -44,6 +49,7 @@
 #include "lib/qunique.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -62,6 +68,21 @@ PG_FUNCTION_INFO_V1(sipcall_rebuild_daily_summary);
 
 /* the saved plan that appends days to the dirty list */
 static SPIPlanPtr mark_plan = NULL;
+
+/* the saved plan of the refresh (planned once per backend) */
+static SPIPlanPtr refresh_plan = NULL;
+
+/*
+ * The days this backend has marked in its current (sub)transaction, so that
+ * a transaction of many statements marks each day once.  An entry made in
+ * the same subtransaction can only vanish with it (the ids are not reused)
+ * or through a refresh, which forgets the list.
+ */
+#define MARKED_MAX	8
+static LocalTransactionId marked_lxid = InvalidLocalTransactionId;
+static SubTransactionId marked_subxid = InvalidSubTransactionId;
+static int	marked_n = 0;
+static DateADT marked_days[MARKED_MAX];
 
 static void collect_days(Relation rel, Tuplestorestate *ts,
 						 DateADT **days, int *ndays, int *maxdays);
@@ -169,7 +190,6 @@ Datum
 sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	SipcallSavedUser saved;
 	DateADT    *days;
 	int			ndays = 0;
 	int			maxdays = 16;
@@ -188,7 +208,6 @@ sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 	{
 		const char *nsp = summary_schema();
 
-		sipcall_become_owner(&saved);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		sipcall_spi_exec(psprintf("INSERT INTO %s.daily_summary_dirty (call_date)"
@@ -196,7 +215,6 @@ sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 								  nsp, nsp),
 						 0, NULL, NULL, NULL, SPI_OK_INSERT);
 		SPI_finish();
-		sipcall_restore_user(&saved);
 		return PointerGetDatum(NULL);
 	}
 
@@ -214,7 +232,33 @@ sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 		ndays = qunique(days, ndays, sizeof(DateADT), compare_dates);
 	}
 
-	sipcall_become_owner(&saved);
+	/* leave out the days this very subtransaction has marked already */
+	if (marked_lxid != MyProc->lxid ||
+		marked_subxid != GetCurrentSubTransactionId())
+	{
+		marked_lxid = MyProc->lxid;
+		marked_subxid = GetCurrentSubTransactionId();
+		marked_n = 0;
+	}
+	{
+		int			i,
+					j,
+					kept = 0;
+
+		for (i = 0; i < ndays; i++)
+		{
+			bool		seen = false;
+
+			for (j = 0; j < marked_n && !seen; j++)
+				seen = (marked_days[j] == days[i]);
+			if (!seen)
+				days[kept++] = days[i];
+		}
+		ndays = kept;
+	}
+	if (ndays == 0)
+		return PointerGetDatum(NULL);
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
@@ -253,7 +297,14 @@ sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 	}
 
 	SPI_finish();
-	sipcall_restore_user(&saved);
+
+	/* remember them (once inserted) for the next statements */
+	{
+		int			i;
+
+		for (i = 0; i < ndays && marked_n < MARKED_MAX; i++)
+			marked_days[marked_n++] = days[i];
+	}
 	pfree(days);
 
 	return PointerGetDatum(NULL);
@@ -270,9 +321,11 @@ sipcall_summary_refresh(void)
 	SipcallSavedUser saved;
 	int64		ndays;
 	bool		isnull;
+	int			ret;
 
 	nsp = summary_schema();
 	LockRelationOid(sipcall_relid("daily_call_summary", false), ExclusiveLock);
+	marked_lxid = InvalidLocalTransactionId;
 
 	sipcall_become_owner(&saved);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -284,7 +337,11 @@ sipcall_summary_refresh(void)
 	 * through the index on initiated_at (and partition pruning); the upper
 	 * bound is inclusive so that the infinite days work too.
 	 */
-	sipcall_spi_exec(psprintf("WITH dirty AS ("
+	if (refresh_plan == NULL)
+	{
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare(psprintf("WITH dirty AS ("
 							  "  DELETE FROM %s.daily_summary_dirty RETURNING call_date),"
 							  " days AS (SELECT DISTINCT call_date,"
 							  "   (call_date::timestamp AT TIME ZONE 'UTC') AS lo,"
@@ -324,7 +381,18 @@ sipcall_summary_refresh(void)
 							  "        (SELECT count(*) FROM gone),"
 							  "        (SELECT count(*) FROM upserted)",
 							  nsp, nsp, nsp, nsp),
-					 0, NULL, NULL, NULL, SPI_OK_SELECT);
+						   0, NULL);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s",
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		refresh_plan = plan;
+	}
+	ret = SPI_execute_plan(refresh_plan, NULL, NULL, false, 0);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "SPI_execute_plan returned %s",
+			 SPI_result_code_string(ret));
 	ndays = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 										SPI_tuptable->tupdesc, 1, &isnull));
 
@@ -363,6 +431,7 @@ sipcall_rebuild_daily_summary(PG_FUNCTION_ARGS)
 	uint64		ndays;
 
 	LockRelationOid(sipcall_relid("daily_call_summary", false), ExclusiveLock);
+	marked_lxid = InvalidLocalTransactionId;
 
 	sipcall_become_owner(&saved);
 	if (SPI_connect() != SPI_OK_CONNECT)
