@@ -18,7 +18,7 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'sipcall'
 sipcall.database = 'postgres'
-sipcall.maintenance_interval = 1
+sipcall.maintenance_interval = 0
 sipcall.error_naptime = 1
 # the test framework turns this off; a real server has it on
 restart_after_crash = on
@@ -39,12 +39,20 @@ sub wait_cycle
 		$what);
 }
 
+# --- interval 0: the worker stays out of the database until a reload -------
+sleep 1;
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'sipcall maintenance'"),
+	'0', 'with the interval at 0 the worker is not connected');
+$node->safe_psql('postgres', 'ALTER SYSTEM SET sipcall.maintenance_interval = 1');
+$node->reload;
+
 # --- without the extension: running, connected, and silent ---------------
 ok($node->poll_query_until('postgres',
 		"SELECT count(*) = 1 FROM pg_stat_activity
 		  WHERE backend_type = 'sipcall maintenance'
 		    AND application_name = 'sipcall maintenance' AND datname = 'postgres'"),
-	'worker shows in pg_stat_activity with its backend_type and application_name');
+	'after the reload the worker connects, and shows in pg_stat_activity with its backend_type and application_name');
 my $log_offset = -s $node->logfile;
 sleep 3;    # three intervals with no extension
 my $log = slurp_file($node->logfile, $log_offset);
