@@ -101,7 +101,7 @@ static bool
 extension_ready(bool *first_seen)
 {
 	static bool was_ready = false;
-	bool		ready;
+	volatile bool ready = false;
 
 	*first_seen = false;
 	SetCurrentStatementStartTimestamp();
@@ -109,22 +109,36 @@ extension_ready(bool *first_seen)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "sipcall maintenance: looking for the extension");
 
-	ready = OidIsValid(sipcall_extension_oid(true)) &&
-		OidIsValid(sipcall_relid("maintenance_log", true));
-	if (ready && !was_ready)
+	PG_TRY();
 	{
-		uint64		n = sipcall_maintenance_log_interrupted();
+		ready = OidIsValid(sipcall_extension_oid(true)) &&
+			OidIsValid(sipcall_relid("maintenance_log", true));
+		if (ready && !was_ready)
+		{
+			uint64		n = sipcall_maintenance_log_interrupted();
 
-		*first_seen = true;
-		if (n > 0)
-			ereport(LOG,
-					(errmsg("sipcall maintenance worker marked " UINT64_FORMAT " unfinished cycles as interrupted",
-							n)));
+			*first_seen = true;
+			if (n > 0)
+				ereport(LOG,
+						(errmsg("sipcall maintenance worker marked " UINT64_FORMAT " unfinished cycles as interrupted",
+								n)));
+		}
+		was_ready = ready;
+		PopActiveSnapshot();
+		CommitTransactionCommand();
 	}
-	was_ready = ready;
-
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	PG_CATCH();
+	{
+		/* logged; try again at the next cycle */
+		HOLD_INTERRUPTS();
+		EmitErrorReport();
+		AbortCurrentTransaction();
+		FlushErrorState();
+		RESUME_INTERRUPTS();
+		ready = false;
+		*first_seen = false;
+	}
+	PG_END_TRY();
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return ready;
