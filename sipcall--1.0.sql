@@ -432,8 +432,6 @@ COMMENT ON FUNCTION @extschema@.cleanup_old_audit_logs() IS 'TEMPORARY stub';
 CREATE FUNCTION @extschema@.cleanup_old_calls()
 RETURNS integer LANGUAGE sql VOLATILE AS 'SELECT 0';
 COMMENT ON FUNCTION @extschema@.cleanup_old_calls() IS 'TEMPORARY stub';
-CREATE FUNCTION @extschema@.encrypt_data(t text, k text) RETURNS bytea LANGUAGE sql AS $$ SELECT pgp_sym_encrypt(t, k) $$;
-CREATE FUNCTION @extschema@.decrypt_data(t bytea, k text) RETURNS text LANGUAGE sql AS $$ SELECT pgp_sym_decrypt(t, k) $$;
 /*
  * Maintenance: the cycle (src/maintenance.c), its log, the incremental
  * daily summary (src/summary.c) and scheduling with pg_cron.
