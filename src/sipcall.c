@@ -33,4 +33,5 @@ _PG_init(void)
 
 	sipcall_guc_init();
 	sipcall_ratelimit_init();
+	sipcall_worker_init();
 }

@@ -20,8 +20,9 @@
 
 #include "postgres.h"
 
-#include "utils/date.h"
 #include "datatype/timestamp.h"
+#include "portability/instr_time.h"
+#include "utils/date.h"
 
 #define SIPCALL_EXTENSION_NAME	"sipcall"
 
@@ -81,5 +82,45 @@ extern int	sipcall_config_premake_months(void);
 /*---- ratelimit.c: check_rate_limit, shared counters and their flusher ----*/
 
 extern void sipcall_ratelimit_init(void);
+
+/*---- summary.c: change tracking and the incremental daily summary ----*/
+
+extern int64 sipcall_summary_refresh(void);
+
+/*---- maintenance.c: one maintenance cycle ----*/
+
+#define SIPCALL_MAINTENANCE_STEPS	6
+
+/* what one step of a cycle did */
+typedef struct SipcallStepOutcome
+{
+	const char *step;			/* the step's name */
+	bool		ok;				/* false: it failed */
+	char	   *result;			/* JSON text of its result, when ok */
+	char	   *message;		/* the error's message, when not ok */
+	char	   *sqlstate;		/* the error's SQLSTATE, when not ok */
+	double		duration_ms;
+} SipcallStepOutcome;
+
+extern bool sipcall_maintenance_trylock(bool session);
+extern void sipcall_maintenance_unlock(void);
+extern const char *sipcall_maintenance_step_name(int step);
+extern void sipcall_maintenance_run_step(int step, SipcallStepOutcome *out);
+extern void sipcall_maintenance_step_failed(SipcallStepOutcome *out, int step,
+											ErrorData *edata, instr_time start);
+extern char *sipcall_maintenance_result(const char *run_by, TimestampTz started,
+										const SipcallStepOutcome *outs,
+										int nsteps, char **error);
+extern int64 sipcall_maintenance_log_insert(const char *run_by,
+											TimestampTz started,
+											const char *result,
+											const char *error);
+extern void sipcall_maintenance_log_finish(int64 id, const char *result,
+										   const char *error);
+extern uint64 sipcall_maintenance_log_interrupted(void);
+
+/*---- worker.c: the maintenance background worker ----*/
+
+extern void sipcall_worker_init(void);
 
 #endif							/* SIPCALL_H */

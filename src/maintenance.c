@@ -1,0 +1,516 @@
+/*-------------------------------------------------------------------------
+ *
+ * maintenance.c
+ *		One maintenance cycle: partition upkeep, retention and the summary.
+ *
+ * A cycle runs these steps, in this order:
+ *
+ *		premake_partitions			sipcall.premake_partitions()
+ *		drain_default_partitions	sipcall.drain_default_partitions()
+ *		cleanup_old_call_events		sipcall.cleanup_old_call_events()
+ *		cleanup_old_audit_logs		sipcall.cleanup_old_audit_logs()
+ *		refresh_daily_summary		sipcall_summary_refresh() (summary.c)
+ *		cleanup_old_calls			sipcall.cleanup_old_calls()
+ *
+ * The summary is refreshed before calls expire, so that a day's last
+ * changes are counted before its calls go (API.md, Clarification 2).
+ *
+ * sipcall.run_maintenance() runs a cycle in the caller's transaction, each
+ * step in a subtransaction, so that a failing step does not stop the
+ * others.  The background worker (worker.c) runs the same steps, each in a
+ * transaction of its own.  Either way the cycle is recorded in
+ * sipcall.maintenance_log, which is kept to the last 30 days and at most
+ * 10000 rows.
+ *
+ * Locking: one cycle at a time per database, through the advisory lock
+ * (1397313603, 1) -- the same as pg_try_advisory_lock(1397313603, 1).
+ * run_maintenance() tries it at transaction level and answers "skipped"
+ * when it is taken; the worker holds it at session level for a whole
+ * cycle.  Steps run as the extension owner.
+ *
+ * Copyright (c) 2026, the sipcall authors
+ *
+ * IDENTIFICATION
+ *		src/maintenance.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "postmaster/bgworker.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "sipcall.h"
+
+PG_FUNCTION_INFO_V1(sipcall_run_maintenance);
+
+/* the advisory lock key: 'SIPC', 1 */
+#define MAINTENANCE_LOCK_KEY1	0x53495043
+#define MAINTENANCE_LOCK_KEY2	1
+
+/* how long maintenance_log keeps rows */
+#define LOG_KEEP_DAYS			30
+#define LOG_KEEP_ROWS			10000
+
+typedef struct MaintenanceStep
+{
+	const char *name;			/* name in the result and the log */
+	const char *function;		/* SQL function, or NULL for the summary */
+} MaintenanceStep;
+
+static const MaintenanceStep steps[SIPCALL_MAINTENANCE_STEPS] = {
+	{"premake_partitions", "premake_partitions"},
+	{"drain_default_partitions", "drain_default_partitions"},
+	{"cleanup_old_call_events", "cleanup_old_call_events"},
+	{"cleanup_old_audit_logs", "cleanup_old_audit_logs"},
+	{"refresh_daily_summary", NULL},
+	{"cleanup_old_calls", "cleanup_old_calls"},
+};
+
+static void maintenance_locktag(LOCKTAG *tag);
+static void step_error_context(void *arg);
+static Datum result_jsonb(const char *json);
+
+/*---- the lock ----*/
+
+static void
+maintenance_locktag(LOCKTAG *tag)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, MAINTENANCE_LOCK_KEY1,
+						 MAINTENANCE_LOCK_KEY2, 2);
+}
+
+/*
+ * Try to take the maintenance lock, at session level (the worker) or
+ * transaction level (run_maintenance); never waits.
+ */
+bool
+sipcall_maintenance_trylock(bool session)
+{
+	LOCKTAG		tag;
+
+	maintenance_locktag(&tag);
+	return LockAcquire(&tag, ExclusiveLock, session, true) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+void
+sipcall_maintenance_unlock(void)
+{
+	LOCKTAG		tag;
+
+	maintenance_locktag(&tag);
+	LockRelease(&tag, ExclusiveLock, true);
+}
+
+/*---- steps ----*/
+
+const char *
+sipcall_maintenance_step_name(int step)
+{
+	Assert(step >= 0 && step < SIPCALL_MAINTENANCE_STEPS);
+	return steps[step].name;
+}
+
+static void
+step_error_context(void *arg)
+{
+	errcontext("sipcall maintenance step \"%s\"", (const char *) arg);
+}
+
+/*
+ * Run one step in the current transaction, as the extension owner, and
+ * fill in *out (allocated in the caller's memory context).  An error is
+ * thrown to the caller.
+ */
+void
+sipcall_maintenance_run_step(int step, SipcallStepOutcome *out)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	ErrorContextCallback errcallback;
+	SipcallSavedUser saved;
+	instr_time	start;
+	instr_time	duration;
+
+	INSTR_TIME_SET_CURRENT(start);
+	out->step = steps[step].name;
+	out->ok = false;
+	out->result = NULL;
+	out->message = NULL;
+	out->sqlstate = NULL;
+
+	errcallback.callback = step_error_context;
+	errcallback.arg = unconstify(char *, steps[step].name);
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
+	if (steps[step].function == NULL)
+	{
+		int64		ndays = sipcall_summary_refresh();
+
+		out->result = psprintf(INT64_FORMAT, ndays);
+	}
+	else
+	{
+		const char *nsp;
+		char	   *sql;
+		char	   *value;
+		Oid			type;
+
+		nsp = quote_identifier(get_namespace_name(sipcall_schema_oid(false)));
+		sql = psprintf("SELECT %s.%s()", nsp,
+					   quote_identifier(steps[step].function));
+
+		sipcall_become_owner(&saved);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		sipcall_spi_exec(sql, 0, NULL, NULL, NULL, SPI_OK_SELECT);
+		if (SPI_processed != 1)
+			elog(ERROR, "%s returned " UINT64_FORMAT " rows", sql,
+				 SPI_processed);
+		value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
+
+		/* the function's result, as JSON, in the caller's context */
+		if (value == NULL || type == VOIDOID)
+			out->result = MemoryContextStrdup(outer, "null");
+		else if (type == INT2OID || type == INT4OID || type == INT8OID ||
+				 type == NUMERICOID || type == JSONBOID || type == JSONOID ||
+				 type == BOOLOID)
+		{
+			if (type == BOOLOID)
+				value = (strcmp(value, "t") == 0) ? "true" : "false";
+			out->result = MemoryContextStrdup(outer, value);
+		}
+		else
+		{
+			StringInfoData buf;
+			MemoryContext spicxt = MemoryContextSwitchTo(outer);
+
+			initStringInfo(&buf);
+			escape_json(&buf, value);
+			out->result = buf.data;
+			MemoryContextSwitchTo(spicxt);
+		}
+		SPI_finish();
+		sipcall_restore_user(&saved);
+	}
+
+	error_context_stack = errcallback.previous;
+
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, start);
+	out->duration_ms = INSTR_TIME_GET_MILLISEC(duration);
+	out->ok = true;
+}
+
+/*
+ * Record in *out the error a step ended with.  start is when the step began.
+ */
+void
+sipcall_maintenance_step_failed(SipcallStepOutcome *out, int step,
+								ErrorData *edata, instr_time start)
+{
+	instr_time	duration;
+
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, start);
+	out->step = steps[step].name;
+	out->ok = false;
+	out->result = NULL;
+	out->message = pstrdup(edata->message ? edata->message : "unknown error");
+	out->sqlstate = pstrdup(unpack_sql_state(edata->sqlerrcode));
+	out->duration_ms = INSTR_TIME_GET_MILLISEC(duration);
+}
+
+/*---- the result and the log ----*/
+
+/*
+ * The JSON text of a cycle's result; *error is set to the failed steps'
+ * messages, or NULL when every step went well.
+ */
+char *
+sipcall_maintenance_result(const char *run_by, TimestampTz started,
+						   const SipcallStepOutcome *outs, int nsteps,
+						   char **error)
+{
+	StringInfoData buf;
+	StringInfoData err;
+	int			i;
+
+	initStringInfo(&buf);
+	initStringInfo(&err);
+	for (i = 0; i < nsteps; i++)
+	{
+		if (outs[i].ok)
+			continue;
+		appendStringInfo(&err, "%s%s: %s", err.len > 0 ? "; " : "",
+						 outs[i].step, outs[i].message);
+	}
+
+	appendStringInfoString(&buf, "{\"status\": ");
+	escape_json(&buf, err.len > 0 ? "error" : "ok");
+	appendStringInfoString(&buf, ", \"run_by\": ");
+	escape_json(&buf, run_by);
+	appendStringInfoString(&buf, ", \"started_at\": ");
+	escape_json(&buf, timestamptz_to_str(started));
+	appendStringInfo(&buf, ", \"duration_ms\": %.3f",
+					 (double) (GetCurrentTimestamp() - started) / 1000.0);
+	appendStringInfoString(&buf, ", \"steps\": [");
+	for (i = 0; i < nsteps; i++)
+	{
+		appendStringInfo(&buf, "%s{\"step\": ", i > 0 ? ", " : "");
+		escape_json(&buf, outs[i].step);
+		if (outs[i].ok)
+			appendStringInfo(&buf, ", \"status\": \"ok\", \"result\": %s",
+							 outs[i].result);
+		else
+		{
+			appendStringInfoString(&buf, ", \"status\": \"error\", \"message\": ");
+			escape_json(&buf, outs[i].message);
+			appendStringInfoString(&buf, ", \"sqlstate\": ");
+			escape_json(&buf, outs[i].sqlstate);
+		}
+		appendStringInfo(&buf, ", \"duration_ms\": %.3f}", outs[i].duration_ms);
+	}
+	appendStringInfoString(&buf, "]}");
+
+	*error = err.len > 0 ? err.data : NULL;
+	return buf.data;
+}
+
+static Datum
+result_jsonb(const char *json)
+{
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(json));
+}
+
+/*
+ * Keep maintenance_log bounded.  The caller has connected to SPI.
+ */
+static void
+log_prune(const char *nsp)
+{
+	sipcall_spi_exec(psprintf("DELETE FROM %s.maintenance_log"
+							  " WHERE started_at < pg_catalog.now() - interval '%d days'"
+							  "    OR id <= (SELECT max(id) - %d FROM %s.maintenance_log)",
+							  nsp, LOG_KEEP_DAYS, LOG_KEEP_ROWS, nsp),
+					 0, NULL, NULL, NULL, SPI_OK_DELETE);
+}
+
+/*
+ * Insert a row for a cycle into maintenance_log and return its id.  With
+ * result NULL the row says the cycle is running (finished_at NULL).  Runs
+ * in the current transaction, as the extension owner.
+ */
+int64
+sipcall_maintenance_log_insert(const char *run_by, TimestampTz started,
+							   const char *result, const char *error)
+{
+	const char *nsp = quote_identifier(get_namespace_name(sipcall_schema_oid(false)));
+	SipcallSavedUser saved;
+	Oid			argtypes[4] = {TEXTOID, TIMESTAMPTZOID, JSONBOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	bool		isnull;
+	int64		id;
+
+	values[0] = CStringGetTextDatum(run_by);
+	values[1] = TimestampTzGetDatum(started);
+	if (result)
+		values[2] = result_jsonb(result);
+	else
+		nulls[2] = 'n';
+	if (error)
+		values[3] = CStringGetTextDatum(error);
+	else
+		nulls[3] = 'n';
+
+	sipcall_become_owner(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	sipcall_spi_exec(psprintf("INSERT INTO %s.maintenance_log"
+							  " (run_by, started_at, finished_at, result, error)"
+							  " VALUES ($1, $2,"
+							  "  CASE WHEN $3 IS NULL THEN NULL ELSE pg_catalog.clock_timestamp() END,"
+							  "  $3, $4)"
+							  " RETURNING id", nsp),
+					 4, argtypes, values, nulls, SPI_OK_INSERT_RETURNING);
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									 SPI_tuptable->tupdesc, 1, &isnull));
+	log_prune(nsp);
+	SPI_finish();
+	sipcall_restore_user(&saved);
+	return id;
+}
+
+/*
+ * Finish the row of a running cycle.
+ */
+void
+sipcall_maintenance_log_finish(int64 id, const char *result, const char *error)
+{
+	const char *nsp = quote_identifier(get_namespace_name(sipcall_schema_oid(false)));
+	SipcallSavedUser saved;
+	Oid			argtypes[3] = {INT8OID, JSONBOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	values[0] = Int64GetDatum(id);
+	values[1] = result_jsonb(result);
+	if (error)
+		values[2] = CStringGetTextDatum(error);
+	else
+		nulls[2] = 'n';
+
+	sipcall_become_owner(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	sipcall_spi_exec(psprintf("UPDATE %s.maintenance_log"
+							  "   SET finished_at = pg_catalog.clock_timestamp(),"
+							  "       result = $2, error = $3"
+							  " WHERE id = $1", nsp),
+					 3, argtypes, values, nulls, SPI_OK_UPDATE);
+	SPI_finish();
+	sipcall_restore_user(&saved);
+}
+
+/*
+ * Mark the worker's cycles that never finished (the worker or the server
+ * stopped in the middle) as interrupted.  Returns how many there were.
+ */
+uint64
+sipcall_maintenance_log_interrupted(void)
+{
+	const char *nsp = quote_identifier(get_namespace_name(sipcall_schema_oid(false)));
+	SipcallSavedUser saved;
+	uint64		n;
+
+	sipcall_become_owner(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	n = sipcall_spi_exec(psprintf("UPDATE %s.maintenance_log"
+								  "   SET finished_at = pg_catalog.clock_timestamp(),"
+								  "       error = 'interrupted: the worker stopped during this cycle'"
+								  " WHERE finished_at IS NULL AND run_by = 'worker'", nsp),
+						 0, NULL, NULL, NULL, SPI_OK_UPDATE);
+	SPI_finish();
+	sipcall_restore_user(&saved);
+	return n;
+}
+
+/*---- sipcall.run_maintenance() ----*/
+
+/*
+ * Who runs this cycle: pg_cron connects with application_name "pg_cron"
+ * (or runs its job in a background worker of type "pg_cron"); anyone else
+ * is a manual call.
+ */
+static const char *
+caller_kind(void)
+{
+	const char *appname = GetConfigOption("application_name", true, false);
+
+	if (appname && strcmp(appname, "pg_cron") == 0)
+		return "pg_cron";
+	if (MyBgworkerEntry && strncmp(MyBgworkerEntry->bgw_type, "pg_cron", 7) == 0)
+		return "pg_cron";
+	return "manual";
+}
+
+/*
+ * sipcall.run_maintenance() RETURNS jsonb
+ */
+Datum
+sipcall_run_maintenance(PG_FUNCTION_ARGS)
+{
+	const char *run_by = caller_kind();
+	TimestampTz started = GetCurrentTimestamp();
+	SipcallStepOutcome outs[SIPCALL_MAINTENANCE_STEPS];
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	char	   *json;
+	char	   *error;
+	int			i;
+
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot run maintenance during recovery"),
+				 errhint("Maintenance runs on the primary server.")));
+
+	/* make sure the extension is there before taking any lock */
+	(void) sipcall_schema_oid(false);
+
+	if (!sipcall_maintenance_trylock(false))
+	{
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		appendStringInfoString(&buf, "{\"status\": \"skipped\", \"run_by\": ");
+		escape_json(&buf, run_by);
+		appendStringInfoString(&buf, ", \"reason\": \"another maintenance cycle is running\"}");
+		ereport(NOTICE,
+				(errmsg("maintenance skipped: another maintenance cycle is running")));
+		PG_RETURN_DATUM(result_jsonb(buf.data));
+	}
+
+	for (i = 0; i < SIPCALL_MAINTENANCE_STEPS; i++)
+	{
+		instr_time	start;
+
+		INSTR_TIME_SET_CURRENT(start);
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			sipcall_maintenance_run_step(i, &outs[i]);
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+
+			/* a cancel or a timeout stops the whole call */
+			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+				ReThrowError(edata);
+
+			sipcall_maintenance_step_failed(&outs[i], i, edata, start);
+			ereport(WARNING,
+					(errcode(edata->sqlerrcode),
+					 errmsg("maintenance step \"%s\" failed: %s",
+							outs[i].step, outs[i].message)));
+			FreeErrorData(edata);
+		}
+		PG_END_TRY();
+	}
+
+	json = sipcall_maintenance_result(run_by, started, outs,
+									  SIPCALL_MAINTENANCE_STEPS, &error);
+	(void) sipcall_maintenance_log_insert(run_by, started, json, error);
+
+	PG_RETURN_DATUM(result_jsonb(json));
+}

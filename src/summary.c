@@ -1,0 +1,460 @@
+/*-------------------------------------------------------------------------
+ *
+ * summary.c
+ *		The daily call summary: change tracking and incremental refresh.
+ *
+ * sipcall.daily_call_summary holds one row per UTC day that has calls.
+ * Statement-level AFTER triggers on sipcall.calls (with transition tables)
+ * append the UTC days touched by each INSERT, UPDATE or DELETE to
+ * sipcall.daily_summary_dirty; a TRUNCATE marks every summarised day.
+ * sipcall.refresh_daily_summary() then recomputes only those days, and
+ * deletes the summary row of a day that has no calls left.
+ * sipcall.rebuild_daily_summary() recomputes everything from scratch.
+ *
+ * The dirty list is append-only and has no unique key on purpose: a
+ * trigger never waits for another transaction and never looks at what is
+ * already there.  Refresh deletes the entries its snapshot can see and
+ * aggregates the calls in the same statement, hence with the same
+ * snapshot: an entry made by a transaction that commits later is invisible
+ * to that DELETE and stays for the next refresh, so no change is lost.
+ *
+ * The trigger function runs as the extension owner (SECURITY DEFINER), and
+ * marks each day at most once per subtransaction of a backend, so the cost
+ * of tracking is one small insert per statement that touches a new day.
+ *
+ * The triggers are ordinary (ENABLE, not ENABLE ALWAYS) triggers: with
+ * session_replication_role = replica they do not fire.  Retention of
+ * calls and the moving of rows out of the default partition run that way,
+ * so the days of expired calls keep their last figures (API.md,
+ * Clarification 2).
+ *
+ * Locking: refresh and rebuild take EXCLUSIVE lock on daily_call_summary,
+ * so they run one at a time while readers of the summary go on.
+ *
+ * Copyright (c) 2026, the sipcall authors
+ *
+ * IDENTIFICATION
+ *		src/summary.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/qunique.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/proc.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "sipcall.h"
+
+PG_FUNCTION_INFO_V1(sipcall_calls_track_trigger);
+PG_FUNCTION_INFO_V1(sipcall_refresh_daily_summary);
+PG_FUNCTION_INFO_V1(sipcall_rebuild_daily_summary);
+
+/*---- static state ----*/
+
+/* the saved plan that appends days to the dirty list */
+static SPIPlanPtr mark_plan = NULL;
+
+/* the saved plan of the refresh (planned once per backend) */
+static SPIPlanPtr refresh_plan = NULL;
+
+/*
+ * The days this backend has marked in its current (sub)transaction, so that
+ * a transaction of many statements marks each day once.  An entry made in
+ * the same subtransaction can only vanish with it (the ids are not reused)
+ * or through a refresh, which forgets the list.
+ */
+#define MARKED_MAX	8
+static LocalTransactionId marked_lxid = InvalidLocalTransactionId;
+static SubTransactionId marked_subxid = InvalidSubTransactionId;
+static int	marked_n = 0;
+static DateADT marked_days[MARKED_MAX];
+
+static void collect_days(Relation rel, Tuplestorestate *ts,
+						 DateADT **days, int *ndays, int *maxdays);
+static int	compare_dates(const void *a, const void *b);
+static const char *summary_schema(void);
+
+/*
+ * The UTC day of a timestamptz, as (ts AT TIME ZONE 'UTC')::date computes
+ * it; infinities map to the infinite dates.
+ */
+static DateADT
+utc_day(TimestampTz ts)
+{
+	if (TIMESTAMP_IS_NOBEGIN(ts))
+	{
+		DateADT		d;
+
+		DATE_NOBEGIN(d);
+		return d;
+	}
+	if (TIMESTAMP_IS_NOEND(ts))
+	{
+		DateADT		d;
+
+		DATE_NOEND(d);
+		return d;
+	}
+	/* timestamptz counts microseconds from 2000-01-01 00:00 UTC */
+	if (ts >= 0)
+		return (DateADT) (ts / USECS_PER_DAY);
+	return (DateADT) -((-ts + USECS_PER_DAY - 1) / USECS_PER_DAY);
+}
+
+static int
+compare_dates(const void *a, const void *b)
+{
+	DateADT		x = *(const DateADT *) a;
+	DateADT		y = *(const DateADT *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* quoted name of sipcall's schema */
+static const char *
+summary_schema(void)
+{
+	return quote_identifier(get_namespace_name(sipcall_schema_oid(false)));
+}
+
+/*
+ * Append the UTC day of initiated_at of every row of a transition table
+ * to *days (growing it as needed).
+ */
+static void
+collect_days(Relation rel, Tuplestorestate *ts, DateADT **days, int *ndays,
+			 int *maxdays)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleTableSlot *slot;
+	int			attnum;
+	int			readptr;
+
+	if (ts == NULL)
+		return;
+
+	attnum = SPI_fnumber(desc, "initiated_at");
+	if (attnum <= 0)
+		elog(ERROR, "relation \"%s\" has no column \"initiated_at\"",
+			 RelationGetRelationName(rel));
+
+	/* a read pointer of our own: other triggers may read this store too */
+	readptr = tuplestore_alloc_read_pointer(ts, 0);
+	tuplestore_select_read_pointer(ts, readptr);
+	tuplestore_rescan(ts);
+
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	while (tuplestore_gettupleslot(ts, true, false, slot))
+	{
+		bool		isnull;
+		Datum		value = slot_getattr(slot, attnum, &isnull);
+		DateADT		day;
+
+		if (isnull)
+			continue;
+		day = utc_day(DatumGetTimestampTz(value));
+		/* rows come in initiated_at order more often than not */
+		if (*ndays > 0 && (*days)[*ndays - 1] == day)
+			continue;
+		if (*ndays >= *maxdays)
+		{
+			*maxdays *= 2;
+			*days = repalloc(*days, sizeof(DateADT) * *maxdays);
+		}
+		(*days)[(*ndays)++] = day;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/*
+ * Trigger function on sipcall.calls: AFTER INSERT/UPDATE/DELETE FOR EACH
+ * STATEMENT with transition tables, and AFTER TRUNCATE.  Appends the days
+ * touched to the dirty list.
+ */
+Datum
+sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	DateADT    *days;
+	int			ndays = 0;
+	int			maxdays = 16;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"calls_track_trigger\" must be fired as a trigger")));
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"calls_track_trigger\" must be fired AFTER, FOR EACH STATEMENT")));
+
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+	{
+		const char *nsp = summary_schema();
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		sipcall_spi_exec(psprintf("INSERT INTO %s.daily_summary_dirty (call_date)"
+								  " SELECT call_date FROM %s.daily_call_summary",
+								  nsp, nsp),
+						 0, NULL, NULL, NULL, SPI_OK_INSERT);
+		SPI_finish();
+		return PointerGetDatum(NULL);
+	}
+
+	days = palloc(sizeof(DateADT) * maxdays);
+	collect_days(trigdata->tg_relation, trigdata->tg_oldtable,
+				 &days, &ndays, &maxdays);
+	collect_days(trigdata->tg_relation, trigdata->tg_newtable,
+				 &days, &ndays, &maxdays);
+	if (ndays == 0)
+		return PointerGetDatum(NULL);
+
+	if (ndays > 1)
+	{
+		qsort(days, ndays, sizeof(DateADT), compare_dates);
+		ndays = qunique(days, ndays, sizeof(DateADT), compare_dates);
+	}
+
+	/* leave out the days this very subtransaction has marked already */
+	if (marked_lxid != MyProc->lxid ||
+		marked_subxid != GetCurrentSubTransactionId())
+	{
+		marked_lxid = MyProc->lxid;
+		marked_subxid = GetCurrentSubTransactionId();
+		marked_n = 0;
+	}
+	{
+		int			i,
+					j,
+					kept = 0;
+
+		for (i = 0; i < ndays; i++)
+		{
+			bool		seen = false;
+
+			for (j = 0; j < marked_n && !seen; j++)
+				seen = (marked_days[j] == days[i]);
+			if (!seen)
+				days[kept++] = days[i];
+		}
+		ndays = kept;
+	}
+	if (ndays == 0)
+		return PointerGetDatum(NULL);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	if (mark_plan == NULL)
+	{
+		Oid			argtype = DATEARRAYOID;
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare(psprintf("INSERT INTO %s.daily_summary_dirty (call_date)"
+									" SELECT pg_catalog.unnest($1)",
+									summary_schema()),
+						   1, &argtype);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s",
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		mark_plan = plan;
+	}
+
+	{
+		Datum	   *elems = palloc(sizeof(Datum) * ndays);
+		Datum		arg;
+		int			ret;
+		int			i;
+
+		for (i = 0; i < ndays; i++)
+			elems[i] = DateADTGetDatum(days[i]);
+		arg = PointerGetDatum(construct_array(elems, ndays, DATEOID,
+											  sizeof(DateADT), true,
+											  TYPALIGN_INT));
+		ret = SPI_execute_plan(mark_plan, &arg, NULL, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "SPI_execute_plan returned %s",
+				 SPI_result_code_string(ret));
+	}
+
+	SPI_finish();
+
+	/* remember them (once inserted) for the next statements */
+	{
+		int			i;
+
+		for (i = 0; i < ndays && marked_n < MARKED_MAX; i++)
+			marked_days[marked_n++] = days[i];
+	}
+	pfree(days);
+
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * Recompute the summary rows of the dirty days; returns how many days were
+ * recomputed.  Runs in the current transaction, as the extension owner.
+ */
+int64
+sipcall_summary_refresh(void)
+{
+	const char *nsp;
+	SipcallSavedUser saved;
+	int64		ndays;
+	bool		isnull;
+	int			ret;
+
+	nsp = summary_schema();
+	LockRelationOid(sipcall_relid("daily_call_summary", false), ExclusiveLock);
+	marked_lxid = InvalidLocalTransactionId;
+
+	sipcall_become_owner(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/*
+	 * One statement, one snapshot: the dirty entries it deletes and the calls
+	 * it aggregates are seen as of the same moment.  Each day is aggregated
+	 * through the index on initiated_at (and partition pruning); the upper
+	 * bound is inclusive so that the infinite days work too.
+	 */
+	if (refresh_plan == NULL)
+	{
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare(psprintf("WITH dirty AS ("
+									"  DELETE FROM %s.daily_summary_dirty RETURNING call_date),"
+									" days AS (SELECT DISTINCT call_date,"
+									"   (call_date::timestamp AT TIME ZONE 'UTC') AS lo,"
+									"   CASE WHEN pg_catalog.isfinite(call_date)"
+									"        THEN ((call_date + 1)::timestamp AT TIME ZONE 'UTC')"
+									"             - interval '1 microsecond'"
+									"        ELSE (call_date::timestamp AT TIME ZONE 'UTC') END AS hi"
+									"   FROM dirty),"
+									" fresh AS ("
+									"  SELECT d.call_date, a.*"
+									"    FROM days d CROSS JOIN LATERAL ("
+									"      SELECT count(*) AS total_calls,"
+									"             count(*) FILTER (WHERE c.status = 'completed') AS completed_calls,"
+									"             round(avg(c.duration_seconds)) AS avg_duration,"
+									"             sum(c.cost_cents) AS total_cost_cents"
+									"        FROM %s.calls c"
+									"       WHERE c.initiated_at >= d.lo AND c.initiated_at <= d.hi) a),"
+									" gone AS ("
+									"  DELETE FROM %s.daily_call_summary s USING fresh f"
+									"   WHERE s.call_date = f.call_date AND f.total_calls = 0"
+									"  RETURNING 1),"
+									" upserted AS ("
+									"  INSERT INTO %s.daily_call_summary AS s"
+									"       (call_date, total_calls, completed_calls, avg_duration, total_cost_cents)"
+									"  SELECT call_date, total_calls, completed_calls, avg_duration, total_cost_cents"
+									"    FROM fresh WHERE total_calls > 0"
+									"  ON CONFLICT (call_date) DO UPDATE"
+									"    SET total_calls = EXCLUDED.total_calls,"
+									"        completed_calls = EXCLUDED.completed_calls,"
+									"        avg_duration = EXCLUDED.avg_duration,"
+									"        total_cost_cents = EXCLUDED.total_cost_cents"
+									"    WHERE (s.total_calls, s.completed_calls, s.avg_duration, s.total_cost_cents)"
+									"          IS DISTINCT FROM (EXCLUDED.total_calls, EXCLUDED.completed_calls,"
+									"                            EXCLUDED.avg_duration, EXCLUDED.total_cost_cents)"
+									"  RETURNING 1)"
+									" SELECT (SELECT count(*) FROM days),"
+									"        (SELECT count(*) FROM gone),"
+									"        (SELECT count(*) FROM upserted)",
+									nsp, nsp, nsp, nsp),
+						   0, NULL);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s",
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		refresh_plan = plan;
+	}
+	ret = SPI_execute_plan(refresh_plan, NULL, NULL, false, 0);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "SPI_execute_plan returned %s",
+			 SPI_result_code_string(ret));
+	ndays = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 1, &isnull));
+
+	SPI_finish();
+	sipcall_restore_user(&saved);
+
+	return ndays;
+}
+
+/*
+ * sipcall.refresh_daily_summary() RETURNS void
+ */
+Datum
+sipcall_refresh_daily_summary(PG_FUNCTION_ARGS)
+{
+	int64		ndays = sipcall_summary_refresh();
+
+	ereport(DEBUG1,
+			(errmsg_internal("sipcall: refreshed the summary of " INT64_FORMAT " days",
+							 ndays)));
+	PG_RETURN_VOID();
+}
+
+/*
+ * sipcall.rebuild_daily_summary() RETURNS bigint
+ *
+ * Recomputes the whole summary from sipcall.calls and returns the number of
+ * days it now holds.  Unlike refresh, this forgets the days whose calls
+ * were removed by the calls retention.
+ */
+Datum
+sipcall_rebuild_daily_summary(PG_FUNCTION_ARGS)
+{
+	const char *nsp = summary_schema();
+	SipcallSavedUser saved;
+	uint64		ndays;
+
+	LockRelationOid(sipcall_relid("daily_call_summary", false), ExclusiveLock);
+	marked_lxid = InvalidLocalTransactionId;
+
+	sipcall_become_owner(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	sipcall_spi_exec(psprintf("DELETE FROM %s.daily_summary_dirty", nsp),
+					 0, NULL, NULL, NULL, SPI_OK_DELETE);
+	sipcall_spi_exec(psprintf("DELETE FROM %s.daily_call_summary", nsp),
+					 0, NULL, NULL, NULL, SPI_OK_DELETE);
+	ndays = sipcall_spi_exec(psprintf("INSERT INTO %s.daily_call_summary"
+									  " (call_date, total_calls, completed_calls, avg_duration, total_cost_cents)"
+									  " SELECT (initiated_at AT TIME ZONE 'UTC')::date,"
+									  "        count(*),"
+									  "        count(*) FILTER (WHERE status = 'completed'),"
+									  "        round(avg(duration_seconds)),"
+									  "        sum(cost_cents)"
+									  "   FROM %s.calls"
+									  "  GROUP BY 1",
+									  nsp, nsp),
+							 0, NULL, NULL, NULL, SPI_OK_INSERT);
+
+	SPI_finish();
+	sipcall_restore_user(&saved);
+
+	PG_RETURN_INT64((int64) ndays);
+}
