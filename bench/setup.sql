@@ -101,12 +101,12 @@ DECLARE
 BEGIN
     PERFORM set_config('session_replication_role', 'replica', true);
     INSERT INTO sipcall.call_events (call_id, event_type, event_data, "timestamp",
-                                     user_id, call_initiated_at)
+                                     user_id)
     SELECT md5('call' || j)::uuid,
            (ARRAY['CHANNEL_CREATE', 'CHANNEL_ANSWER', 'DTMF', 'CHANNEL_HANGUP'])[1 + i % 4],
            '{"codec": "OPUS", "sip_hangup_cause": "NORMAL_CLEARING"}'::jsonb,
            lo + (i - 1) * ((hi - lo) / cnt),
-           bench.uid(1 + j % nu), bench.call_ts(j)
+           bench.uid(1 + j % nu)
       FROM (SELECT i, 1 + (i * 7 + salt) % nc AS j
               FROM generate_series(1, cnt) i) s;
     GET DIAGNOSTICS n = ROW_COUNT;

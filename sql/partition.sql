@@ -16,7 +16,7 @@ INSERT INTO sipcall.calls (user_id, destination_number_enc, status)
 INSERT INTO sipcall.call_events (call_id, event_type, event_data)
      SELECT id, 'CHANNEL_ANSWER', '{"codec":"OPUS"}' FROM sipcall.calls
       WHERE user_id = '00000000-0000-0000-0000-00000000a001'
-  RETURNING user_id, call_initiated_at IS NOT NULL AS key_filled,
+  RETURNING user_id,
             (tableoid::regclass)::text
             = format('sipcall.call_events_y%s', to_char(now() AT TIME ZONE 'UTC', 'YYYY"m"MM')) AS in_current_month;
 
@@ -46,9 +46,10 @@ INSERT INTO sipcall.calls (user_id, destination_number_enc) VALUES
 -- dangling references: 23503
 INSERT INTO sipcall.call_events (call_id, event_type)
 VALUES ('00000000-0000-0000-0000-0000000c0999', 'CHANNEL_CREATE');
-INSERT INTO sipcall.call_events (call_id, event_type, user_id, call_initiated_at)
-VALUES ('00000000-0000-0000-0000-0000000c0001', 'CHANNEL_CREATE',
-        '00000000-0000-0000-0000-00000000a001', '2020-03-15 12:00:01+00');
+-- (the foreign key itself, when the trigger is bypassed by giving user_id)
+INSERT INTO sipcall.call_events (call_id, event_type, user_id)
+VALUES ('00000000-0000-0000-0000-0000000c0998', 'CHANNEL_CREATE',
+        '00000000-0000-0000-0000-00000000a001');
 INSERT INTO sipcall.calls (user_id, destination_number_enc)
 VALUES ('00000000-0000-0000-0000-00000000ffff', '\x01');
 
@@ -94,12 +95,27 @@ SELECT count(*) AS key_left FROM sipcall.call_keys
 -- moving a call to another month keeps its events and its key
 UPDATE sipcall.calls SET initiated_at = '2020-03-01 00:00+00'
  WHERE id = '00000000-0000-0000-0000-0000000c0002';
-SELECT c.tableoid::regclass, e.call_initiated_at = c.initiated_at AS event_follows,
+SELECT c.tableoid::regclass, e.call_id = c.id AS event_follows,
        k.initiated_at = c.initiated_at AS key_follows
   FROM sipcall.calls c
   JOIN sipcall.call_events e ON e.call_id = c.id
   JOIN sipcall.call_keys k ON k.id = c.id
  WHERE c.id = '00000000-0000-0000-0000-0000000c0002';
+
+-- a call given to another user takes its events along
+INSERT INTO sipcall.users (id, nextcloud_user_id)
+VALUES ('00000000-0000-0000-0000-00000000a002', 'part_bob');
+UPDATE sipcall.calls SET user_id = '00000000-0000-0000-0000-00000000a002'
+ WHERE id = '00000000-0000-0000-0000-0000000c0002';
+SELECT DISTINCT e.user_id, k.user_id AS key_user
+  FROM sipcall.call_events e JOIN sipcall.call_keys k ON k.id = e.call_id
+ WHERE e.call_id = '00000000-0000-0000-0000-0000000c0002';
+-- an event moved to another call takes that call's user
+UPDATE sipcall.call_events SET call_id = (SELECT id FROM sipcall.calls
+        WHERE user_id = '00000000-0000-0000-0000-00000000a001' LIMIT 1)
+ WHERE call_id = '00000000-0000-0000-0000-0000000c0002'
+RETURNING user_id;
+DELETE FROM sipcall.users WHERE id = '00000000-0000-0000-0000-00000000a002';
 
 -- bad input
 SELECT sipcall.create_partition('sipcall.users', '2020-01-01');

@@ -656,9 +656,7 @@ retention_run(SipcallManagedTable table, TimestampTz cutoff)
 		}
 		(void) spi_count(psprintf("DELETE FROM %s.call_events e USING %s c"
 								  " WHERE c.initiated_at OPERATOR(pg_catalog.<) $1"
-								  " AND e.call_id OPERATOR(pg_catalog.=) c.id"
-								  " AND e.call_initiated_at OPERATOR(pg_catalog.=) c.initiated_at"
-								  " AND e.user_id OPERATOR(pg_catalog.=) c.user_id",
+								  " AND e.call_id OPERATOR(pg_catalog.=) c.id",
 								  nsp, qparent),
 						 cutoff, true);
 		(void) spi_count(psprintf("DELETE FROM %s.call_keys k USING %s c"

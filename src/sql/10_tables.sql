@@ -11,9 +11,9 @@
  *  - user_id is part of the keys of calls and call_events, so that both can
  *    later be distributed by user (Citus, see README).
  *  - Uniqueness that cannot live on a partitioned table (calls.id alone,
- *    calls.call_uuid) is kept in call_keys, a small unpartitioned registry
- *    maintained by triggers.  It also lets call_events find the partition
- *    key of its call without scanning every partition of calls.
+ *    calls.call_uuid) is kept in call_keys, an unpartitioned registry of
+ *    calls maintained by triggers.  call_events refers to its call through
+ *    it: one index probe instead of a search of every partition of calls.
  *  - Every foreign key is DEFERRABLE (INITIALLY IMMEDIATE): clients see no
  *    difference, and a restore in one transaction may load child rows
  *    before their parents (README, "Backup and restore").
@@ -105,6 +105,18 @@ CREATE TABLE @extschema@.call_keys (
 COMMENT ON TABLE @extschema@.call_keys IS
     'Registry of calls.id and calls.call_uuid, unique across all partitions of calls (maintained by triggers)';
 
+/*
+ * Keeping call_keys in step with calls.  An UPDATE that changes a call's
+ * month moves the row to another partition, which PostgreSQL carries out
+ * as BEFORE UPDATE on the old partition, a DELETE there and an INSERT into
+ * the new one.  The registry row must survive the move (its deletion would
+ * cascade to the call's events), so:
+ *  - BEFORE UPDATE brings the registry row up to date;
+ *  - BEFORE INSERT adds the registry row, or finds it already up to date
+ *    when the insert is the second half of such a move;
+ *  - AFTER DELETE removes the registry row (and by cascade the events)
+ *    only if no row of calls has that id any more.
+ */
 CREATE FUNCTION @extschema@.calls_keys_trigger()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -112,30 +124,59 @@ AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO @extschema@.call_keys (id, call_uuid, user_id, initiated_at)
-             VALUES (NEW.id, NEW.call_uuid, NEW.user_id, NEW.initiated_at);
-        RETURN NEW;
-    ELSIF TG_OP = 'UPDATE' THEN
-        IF (NEW.id, NEW.call_uuid, NEW.user_id, NEW.initiated_at)
-           IS DISTINCT FROM (OLD.id, OLD.call_uuid, OLD.user_id, OLD.initiated_at) THEN
-            UPDATE @extschema@.call_keys
-               SET id = NEW.id, call_uuid = NEW.call_uuid,
-                   user_id = NEW.user_id, initiated_at = NEW.initiated_at
-             WHERE id = OLD.id;
+             VALUES (NEW.id, NEW.call_uuid, NEW.user_id, NEW.initiated_at)
+        ON CONFLICT (id) DO NOTHING;
+        IF NOT FOUND AND NOT EXISTS (
+               SELECT FROM @extschema@.call_keys k
+                WHERE k.id = NEW.id
+                  AND (k.call_uuid, k.user_id, k.initiated_at)
+                      IS NOT DISTINCT FROM (NEW.call_uuid, NEW.user_id, NEW.initiated_at)) THEN
+            RAISE EXCEPTION 'duplicate key value violates unique constraint "calls_id_key"'
+                USING ERRCODE = 'unique_violation',
+                      DETAIL = format('Key (id)=(%s) already exists.', NEW.id),
+                      TABLE = 'calls',
+                      CONSTRAINT = 'calls_id_key';
         END IF;
-        RETURN NEW;
-    ELSE
-        DELETE FROM @extschema@.call_keys WHERE id = OLD.id;
-        RETURN OLD;
+    ELSIF (NEW.id, NEW.call_uuid, NEW.user_id, NEW.initiated_at)
+          IS DISTINCT FROM (OLD.id, OLD.call_uuid, OLD.user_id, OLD.initiated_at) THEN
+        UPDATE @extschema@.call_keys
+           SET id = NEW.id, call_uuid = NEW.call_uuid,
+               user_id = NEW.user_id, initiated_at = NEW.initiated_at
+         WHERE id = OLD.id;
+        IF NEW.user_id IS DISTINCT FROM OLD.user_id THEN
+            UPDATE @extschema@.call_events SET user_id = NEW.user_id
+             WHERE call_id = NEW.id;
+        END IF;
     END IF;
+    RETURN NEW;
 END;
 $$;
 
 COMMENT ON FUNCTION @extschema@.calls_keys_trigger() IS
-    'Keeps sipcall.call_keys in step with sipcall.calls';
+    'Adds and updates the row of sipcall.call_keys of a call';
 
 CREATE TRIGGER calls_keys
-    BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.calls
+    BEFORE INSERT OR UPDATE ON @extschema@.calls
     FOR EACH ROW EXECUTE FUNCTION @extschema@.calls_keys_trigger();
+
+CREATE FUNCTION @extschema@.calls_forget_trigger()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM @extschema@.calls WHERE id = OLD.id) THEN
+        DELETE FROM @extschema@.call_keys WHERE id = OLD.id;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+COMMENT ON FUNCTION @extschema@.calls_forget_trigger() IS
+    'Removes the row of sipcall.call_keys, and so the events, of a deleted call';
+
+CREATE TRIGGER calls_forget
+    AFTER DELETE ON @extschema@.calls
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.calls_forget_trigger();
 
 CREATE FUNCTION @extschema@.calls_truncate_trigger()
 RETURNS trigger
@@ -143,13 +184,13 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    TRUNCATE @extschema@.call_keys;
+    TRUNCATE @extschema@.call_keys, @extschema@.call_events;
     RETURN NULL;
 END;
 $$;
 
 COMMENT ON FUNCTION @extschema@.calls_truncate_trigger() IS
-    'Empties sipcall.call_keys when sipcall.calls is truncated';
+    'Empties sipcall.call_keys, and so sipcall.call_events, when sipcall.calls is truncated';
 
 CREATE TRIGGER calls_truncate
     AFTER TRUNCATE ON @extschema@.calls
@@ -164,14 +205,18 @@ CREATE TABLE @extschema@.call_events (
     event_data        jsonb,
     "timestamp"       timestamptz NOT NULL DEFAULT pg_catalog.now(),
 
-    -- copied from the call by a trigger when the client leaves them out
+    -- copied from the call by a trigger when the client leaves it out
     user_id           uuid NOT NULL,
-    call_initiated_at timestamptz NOT NULL,
 
     CONSTRAINT call_events_pkey PRIMARY KEY (id, "timestamp", user_id),
-    CONSTRAINT call_events_call_id_fkey
-        FOREIGN KEY (call_id, call_initiated_at, user_id)
-        REFERENCES @extschema@.calls (id, initiated_at, user_id)
+    /*
+     * The call, through its registry row: a foreign key check against
+     * call_keys costs one index probe, against the partitioned calls
+     * several times more.  Deleting a call deletes its registry row (see
+     * calls_keys_trigger), and so its events.
+     */
+    CONSTRAINT call_events_call_id_fkey FOREIGN KEY (call_id)
+        REFERENCES @extschema@.call_keys (id)
         ON DELETE CASCADE ON UPDATE CASCADE DEFERRABLE
 ) PARTITION BY RANGE ("timestamp");
 
@@ -189,38 +234,17 @@ COMMENT ON TABLE @extschema@.call_events_default IS
     'Call events whose month has no partition yet';
 COMMENT ON COLUMN @extschema@.call_events.user_id IS
     'The call''s user, filled in from the call when not given';
-COMMENT ON COLUMN @extschema@.call_events.call_initiated_at IS
-    'The call''s initiated_at (its partition key), filled in from the call when not given';
 
 CREATE FUNCTION @extschema@.call_events_fill_trigger()
 RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    IF NEW.user_id IS NULL OR NEW.call_initiated_at IS NULL
-       OR (TG_OP = 'UPDATE' AND NEW.call_id IS DISTINCT FROM OLD.call_id
-           AND NEW.call_initiated_at IS NOT DISTINCT FROM OLD.call_initiated_at) THEN
-        SELECT k.user_id, k.initiated_at
-          INTO NEW.user_id, NEW.call_initiated_at
-          FROM @extschema@.call_keys k
-         WHERE k.id = NEW.call_id;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'call % does not exist', NEW.call_id
-                USING ERRCODE = 'foreign_key_violation',
-                      DETAIL = 'Every call event must refer to an existing row of sipcall.calls.',
-                      TABLE = 'call_events',
-                      CONSTRAINT = 'call_events_call_id_fkey';
-        END IF;
-    END IF;
-    RETURN NEW;
-END;
-$$;
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'sipcall_call_events_fill';
 
 COMMENT ON FUNCTION @extschema@.call_events_fill_trigger() IS
-    'Fills call_events.user_id and call_initiated_at from the call, or rejects an unknown call_id (23503)';
+    'Fills call_events.user_id from the call, or rejects an unknown call_id (23503)';
 
 CREATE TRIGGER call_events_fill
-    BEFORE INSERT OR UPDATE OF call_id, user_id, call_initiated_at
+    BEFORE INSERT OR UPDATE OF call_id, user_id
     ON @extschema@.call_events
     FOR EACH ROW EXECUTE FUNCTION @extschema@.call_events_fill_trigger();
 

@@ -1,0 +1,157 @@
+/*-------------------------------------------------------------------------
+ *
+ * keys.c
+ *		The trigger that ties a call event to its call.
+ *
+ * call_events refers to sipcall.call_keys, the unpartitioned registry of
+ * calls (one row per call, kept by triggers on calls), not to the
+ * partitioned calls itself: a foreign key check against one small index is
+ * several times cheaper than one against a partitioned table.  A client
+ * inserts only the seed's columns; this BEFORE ROW trigger copies the
+ * call's user_id into the event (it is part of the event's key, for
+ * distribution by user) and turns an unknown call_id into a clear 23503
+ * before the foreign key would.
+ *
+ * The lookup reads call_keys through its primary key index with the
+ * statement's snapshot, as the equivalent SELECT would; the foreign key
+ * (checked after this trigger) still locks the call's registry row, so an
+ * erasure running at the same time wins or waits as usual.
+ *
+ * Copyright (c) 2026, the sipcall authors
+ *
+ * IDENTIFICATION
+ *		src/keys.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/uuid.h"
+
+#include "sipcall.h"
+
+PG_FUNCTION_INFO_V1(sipcall_call_events_fill);
+
+static bool call_user(Oid nspoid, Datum call_id, Datum *user_id);
+
+/*
+ * Find the user of call call_id in call_keys (in schema nspoid).  Returns
+ * false if there is no such call.
+ */
+static bool
+call_user(Oid nspoid, Datum call_id, Datum *user_id)
+{
+	Oid			relid = get_relname_relid("call_keys", nspoid);
+	Relation	rel;
+	Relation	idx;
+	ScanKeyData key;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	bool		found;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "sipcall.call_keys is missing");
+	rel = table_open(relid, AccessShareLock);
+	idx = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, call_id);
+	slot = table_slot_create(rel, NULL);
+	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	if (found)
+	{
+		bool		isnull;
+		AttrNumber	attnum = get_attnum(relid, "user_id");
+
+		*user_id = datumCopy(slot_getattr(slot, attnum, &isnull), false, UUID_LEN);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * BEFORE INSERT OR UPDATE ROW trigger on call_events: fill in user_id from
+ * the call when it is not given (or when call_id changes), reject an
+ * unknown call_id with 23503.
+ */
+Datum
+sipcall_call_events_fill(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	tuple;
+	int			call_attnum;
+	int			user_attnum;
+	bool		call_null;
+	bool		user_null;
+	Datum		call_id;
+	Datum		user_id;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		elog(ERROR, "sipcall_call_events_fill: must be fired before insert or update, for each row");
+
+	rel = trigdata->tg_relation;
+	desc = RelationGetDescr(rel);
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+		trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	call_attnum = SPI_fnumber(desc, "call_id");
+	user_attnum = SPI_fnumber(desc, "user_id");
+	if (call_attnum <= 0 || user_attnum <= 0)
+		elog(ERROR, "sipcall_call_events_fill: \"%s\" has no call_id or user_id",
+			 RelationGetRelationName(rel));
+
+	call_id = heap_getattr(tuple, call_attnum, desc, &call_null);
+	(void) heap_getattr(tuple, user_attnum, desc, &user_null);
+	if (call_null)
+		return PointerGetDatum(tuple);	/* NOT NULL will say so */
+
+	if (!user_null)
+	{
+		bool		old_null;
+		Datum		old_call;
+
+		if (!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+			return PointerGetDatum(tuple);
+		/* an update that keeps the call keeps the user */
+		old_call = heap_getattr(trigdata->tg_trigtuple, call_attnum, desc,
+								&old_null);
+		if (!old_null && DatumGetBool(DirectFunctionCall2(uuid_eq, old_call,
+														  call_id)))
+			return PointerGetDatum(tuple);
+	}
+
+	if (!call_user(RelationGetNamespace(rel), call_id, &user_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("call %s does not exist",
+						DatumGetCString(DirectFunctionCall1(uuid_out, call_id))),
+				 errdetail("Every call event must refer to an existing row of sipcall.calls."),
+				 errtableconstraint(rel, "call_events_call_id_fkey")));
+
+	user_null = false;
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, 1,
+													 &user_attnum, &user_id,
+													 &user_null));
+}
