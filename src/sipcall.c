@@ -32,4 +32,5 @@ _PG_init(void)
 		return;
 
 	sipcall_guc_init();
+	sipcall_crypto_init();
 }

@@ -71,4 +71,8 @@ extern int	sipcall_managed_table(Oid relid);
 extern Oid	sipcall_make_partition(SipcallManagedTable table, DateADT for_date);
 extern void sipcall_register_for_dump(Oid relid);
 
+/*---- crypto.c: encrypt_data, decrypt_data and their key caches ----*/
+
+extern void sipcall_crypto_init(void);
+
 #endif							/* SIPCALL_H */
