@@ -259,7 +259,7 @@ sipcall_cipher_ctx_new(int encrypt)
  * Encrypt plain into out: prefix, nonce, ciphertext, tag; out needs
  * prefix_len + SIPCALL_ENV_NONCE_LEN + plain_len + SIPCALL_ENV_TAG_LEN
  * bytes.  key NULL reuses the key already loaded into ctx; nonce NULL
- * draws a fresh random one (only the fuzz harness passes a nonce).
+ * draws a fresh random one with RAND_bytes.
  */
 SipcallEnvStatus
 sipcall_envelope_seal(EVP_CIPHER_CTX *ctx, const uint8_t *key,
