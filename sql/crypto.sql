@@ -140,3 +140,50 @@ SELECT count(*) FILTER (WHERE sipcall.decrypt_data(e, 'k1') = '+49151' || i) AS 
   FROM crypto_par;
 RESET ALL;
 DROP TABLE crypto_par;
+
+-- a role with no privilege on sipcall's tables encrypts and decrypts (the
+-- salt is read as the extension owner), in a fresh session
+CREATE TABLE crypto_keep AS
+  SELECT sipcall.encrypt_data('12345', 'k1') AS e,
+         :pgcrypto_schema.pgp_sym_encrypt('+4915112345678', 'seed key') AS p;
+SELECT current_user AS crypto_admin \gset
+CREATE ROLE regress_crypto_user LOGIN;
+GRANT USAGE ON SCHEMA sipcall TO regress_crypto_user;
+GRANT SELECT ON crypto_keep TO regress_crypto_user;
+\c - regress_crypto_user
+SELECT has_table_privilege('sipcall.system_config', 'SELECT') AS can_read_config;
+SELECT sipcall.decrypt_data(sipcall.encrypt_data('+4915112345678', 'k1'), 'k1');
+SELECT sipcall.decrypt_data(e, 'k1'), sipcall.decrypt_data(p, 'seed key') FROM crypto_keep;
+\c - :crypto_admin
+
+-- pgp_sym_decrypt needs EXECUTE, as if called directly
+SELECT extnamespace::regnamespace AS pgcrypto_schema
+  FROM pg_extension WHERE extname = 'pgcrypto' \gset
+REVOKE EXECUTE ON FUNCTION :pgcrypto_schema.pgp_sym_decrypt(bytea, text) FROM PUBLIC;
+SET ROLE regress_crypto_user;
+SELECT sipcall.decrypt_data(p, 'seed key') FROM crypto_keep;
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION :pgcrypto_schema.pgp_sym_decrypt(bytea, text) TO PUBLIC;
+SET ROLE regress_crypto_user;
+SELECT sipcall.decrypt_data(p, 'seed key') FROM crypto_keep;
+RESET ROLE;
+
+-- a damaged or missing salt row is reported when a session first needs
+-- it; stored values still decrypt (they carry their salt)
+\c
+BEGIN;
+UPDATE sipcall.system_config SET config_value = '"zz"' WHERE config_key = 'crypto.kdf_salt';
+SELECT sipcall.decrypt_data(e, 'k1') FROM crypto_keep;
+SELECT sipcall.encrypt_data('x', 'k1');
+ROLLBACK;
+BEGIN;
+DELETE FROM sipcall.system_config WHERE config_key = 'crypto.kdf_salt';
+SELECT sipcall.encrypt_data('x', 'k1');
+ROLLBACK;
+SELECT sipcall.decrypt_data(sipcall.encrypt_data('x', 'k1'), 'k1');
+SELECT config_value::text ~ '^"[0-9a-f]{32}"$' AS salt_ok, is_default
+  FROM sipcall.system_config WHERE config_key = 'crypto.kdf_salt';
+
+DROP TABLE crypto_keep;
+REVOKE USAGE ON SCHEMA sipcall FROM regress_crypto_user;
+DROP ROLE regress_crypto_user;

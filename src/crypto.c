@@ -315,7 +315,8 @@ load_install_params(void)
 						SALT_CONFIG_KEY),
 				 errdetail("It must be a JSON string of %d to %d hexadecimal digits.",
 						   2 * SIPCALL_ENV_SALT_MIN, 2 * SIPCALL_ENV_SALT_MAX),
-				 errhint("Restore the row from a backup: values encrypted since it was made carry its salt.")));
+				 errhint("Restore the row from a backup of this database; stored values carry their own salt and still decrypt."),
+				 errhidestmt(true)));
 	p.kdf = SIPCALL_ENV_KDF_PBKDF2_SHA256;
 	p.iterations = SIPCALL_KDF_ITERATIONS;
 	p.salt_len = (uint8) (hexlen / 2);
@@ -570,8 +571,14 @@ pgp_lookup(void)
 				 errhidestmt(true)));
 
 	name = list_make2(makeString(nspname), makeString("pgp_sym_decrypt"));
-	pgp_oid = LookupFuncName(name, 2, argtypes, false);
+	pgp_oid = LookupFuncName(name, 2, argtypes, true);
 	list_free(name);
+	if (!OidIsValid(pgp_oid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function %s.pgp_sym_decrypt(bytea, text) does not exist",
+						quote_identifier(nspname)),
+				 errhidestmt(true)));
 
 	if (!pgp_callback_registered)
 	{
@@ -602,7 +609,10 @@ pgp_decrypt(Datum data, Datum key, Oid collation)
 	if (!pgp_valid)
 		pgp_lookup();
 	if (pg_proc_aclcheck(pgp_oid, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
-		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, "pgp_sym_decrypt");
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for function pgp_sym_decrypt"),
+				 errhidestmt(true)));
 
 	PG_TRY();
 	{
