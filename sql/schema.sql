@@ -59,7 +59,11 @@ SELECT conrelid::regclass, conname, pg_get_constraintdef(oid)
  ORDER BY 1::text, 2;
 
 -- default configuration
-SELECT config_key, config_value, is_default FROM sipcall.system_config ORDER BY 1;
+-- (the KDF salt is random per installation: crypto.sql checks its form)
+SELECT config_key,
+       CASE config_key WHEN 'crypto.kdf_salt' THEN '"(random)"' ELSE config_value END AS config_value,
+       is_default
+  FROM sipcall.system_config ORDER BY 1;
 
 -- every table, view and function has a comment
 SELECT c.relname AS uncommented

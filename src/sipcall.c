@@ -32,6 +32,7 @@ _PG_init(void)
 		return;
 
 	sipcall_guc_init();
+	sipcall_crypto_init();
 	sipcall_ratelimit_init();
 	sipcall_worker_init();
 }

@@ -73,6 +73,10 @@ extern int	sipcall_managed_table(Oid relid);
 extern Oid	sipcall_make_partition(SipcallManagedTable table, DateADT for_date);
 extern void sipcall_register_for_dump(Oid relid);
 
+/*---- crypto.c: encrypt_data, decrypt_data and their key caches ----*/
+
+extern void sipcall_crypto_init(void);
+
 /*---- retention.c: retention settings and cleanup ----*/
 
 /* the retention configured for a 'retention.*' key; NULL: keep forever */

@@ -1,0 +1,801 @@
+/*-------------------------------------------------------------------------
+ *
+ * crypto.c
+ *		The SQL functions encrypt_data and decrypt_data: argument checks,
+ *		the caches of derived keys, the installation's salt, the hand-over
+ *		of OpenPGP messages to pgcrypto, and wiping of secrets.
+ *
+ * The byte format and the OpenSSL calls live in envelope.c.
+ *
+ * Keys.  A passphrase is stretched with PBKDF2-HMAC-SHA256 and the
+ * installation's salt (system_config "crypto.kdf_salt", read once per
+ * backend) into an AES-256 key.  Stretching is slow on purpose, so derived
+ * keys are cached at two levels:
+ *
+ *	- per backend: up to sipcall.key_cache_size entries of passphrase, KDF
+ *	  parameters and key, in TopMemoryContext, least recently used evicted;
+ *	- with sipcall in shared_preload_libraries, also in shared memory:
+ *	  sipcall.key_cache_size entries of key indexed by a SHA-256 of
+ *	  parameters and passphrase; the passphrase itself never goes there.
+ *
+ * A key derived for decryption enters the caches only after a value
+ * decrypted with it, so forged envelopes cannot flush them.  Evicted keys
+ * and passphrases are wiped with OPENSSL_cleanse, and so is the backend
+ * cache at process exit.
+ *
+ * Locking: the shared cache is guarded by one LWLock.  Lookups take it
+ * shared (and bump an atomic LRU stamp), insertions exclusive.  Key
+ * stretching happens with no lock held.
+ *
+ * The two cipher contexts (one to encrypt, one to decrypt) are made once
+ * per backend and reused, so an error in the middle of a call leaks
+ * nothing; each remembers which cached key it holds to skip the key setup.
+ *
+ * Copyright (c) 2026, the sipcall authors
+ *
+ * IDENTIFICATION
+ *		src/crypto.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "envelope.h"
+#include "sipcall.h"
+
+PG_FUNCTION_INFO_V1(sipcall_encrypt_data);
+PG_FUNCTION_INFO_V1(sipcall_decrypt_data);
+
+#define SALT_CONFIG_KEY		"crypto.kdf_salt"
+#define SHMEM_NAME			"sipcall crypto key cache"
+#define LWLOCK_TRANCHE		"sipcall crypto"
+
+/*---- types ----*/
+
+/* a derived key in this backend's cache, or a freshly derived one */
+typedef struct LocalKey
+{
+	uint64		serial;			/* unique per cached key; 0 = not cached */
+	uint64		last_used;
+	uint32		pass_hash;
+	size_t		pass_len;
+	char	   *pass;			/* copy of the passphrase, wiped on eviction */
+	SipcallKdfParams params;
+	uint8		key[SIPCALL_ENV_KEY_LEN];
+	uint8		key_id[SIPCALL_ENV_KEY_ID_LEN];
+	uint8		prefix[SIPCALL_ENV_PREFIX_MAX];	/* header before the nonce */
+	size_t		prefix_len;
+	bool		have_fingerprint;
+	bool		from_shared;
+	uint8		fingerprint[SIPCALL_ENV_FINGERPRINT_LEN];
+} LocalKey;
+
+/* a derived key in shared memory */
+typedef struct SharedKey
+{
+	bool		used;
+	pg_atomic_uint64 last_used;
+	uint8		fingerprint[SIPCALL_ENV_FINGERPRINT_LEN];
+	uint8		key[SIPCALL_ENV_KEY_LEN];
+	uint8		key_id[SIPCALL_ENV_KEY_ID_LEN];
+} SharedKey;
+
+typedef struct SharedKeyCache
+{
+	LWLock	   *lock;
+	pg_atomic_uint64 clock;
+	int			nentries;
+	SharedKey	entries[FLEXIBLE_ARRAY_MEMBER];
+} SharedKeyCache;
+
+/*---- static state ----*/
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static SharedKeyCache *shared_cache = NULL;
+
+static LocalKey *local_keys = NULL;
+static int	n_local_keys = 0;
+static LocalKey *last_key = NULL;
+static uint64 local_clock = 0;
+static uint64 next_serial = 1;
+
+static EVP_CIPHER_CTX *enc_ctx = NULL;
+static EVP_CIPHER_CTX *dec_ctx = NULL;
+static uint64 enc_loaded = 0;	/* serial of the key in enc_ctx, 0 none */
+static uint64 dec_loaded = 0;
+
+/*
+ * Nonces are drawn from OpenSSL's generator in batches: RAND_bytes costs
+ * about 2 microseconds a call whatever the length, ten times the cipher.
+ * A nonce need not be secret, only unique, and the pool is per process
+ * (never filled in the postmaster, so no forked child inherits it).
+ */
+#define NONCE_POOL_SIZE		(SIPCALL_ENV_NONCE_LEN * 340)
+static uint8 nonce_pool[NONCE_POOL_SIZE];
+static int	nonce_pool_pos = NONCE_POOL_SIZE;
+
+static bool install_params_valid = false;
+static SipcallKdfParams install_params;
+
+static bool pgp_valid = false;
+static bool pgp_callback_registered = false;
+static Oid	pgp_oid = InvalidOid;
+static FmgrInfo pgp_flinfo;
+
+/*---- forward declarations ----*/
+
+static Size shared_cache_size(void);
+static void crypto_shmem_request(void);
+static void crypto_shmem_startup(void);
+static void crypto_backend_init(void);
+static void crypto_proc_exit(int code, Datum arg);
+static void load_install_params(void);
+static void check_key(size_t pass_len);
+static LocalKey *find_key(const char *pass, size_t pass_len,
+						  const SipcallKdfParams *params, LocalKey *tmp);
+static LocalKey *remember_key(LocalKey *tmp, const char *pass,
+							  size_t pass_len);
+static void forget_local_key(LocalKey *k);
+static bool shared_lookup(LocalKey *tmp);
+static void shared_insert(const LocalKey *k);
+static Datum pgp_decrypt(Datum data, Datum key, Oid collation);
+static void pgp_invalidate(Datum arg, int cacheid, uint32 hashvalue);
+static const uint8 *next_nonce(void);
+static void wipe_arg_copy(FunctionCallInfo fcinfo, int argno, void *copy);
+
+/*---- initialisation and shared memory ----*/
+
+/*
+ * Called by _PG_init: with preloading, ask for the shared key cache.
+ */
+void
+sipcall_crypto_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = crypto_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = crypto_shmem_startup;
+}
+
+static Size
+shared_cache_size(void)
+{
+	return add_size(offsetof(SharedKeyCache, entries),
+					mul_size(sipcall_key_cache_size, sizeof(SharedKey)));
+}
+
+static void
+crypto_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(shared_cache_size());
+	RequestNamedLWLockTranche(LWLOCK_TRANCHE, 1);
+}
+
+static void
+crypto_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared_cache = ShmemInitStruct(SHMEM_NAME, shared_cache_size(), &found);
+	if (!found)
+	{
+		int			i;
+
+		memset(shared_cache, 0, shared_cache_size());
+		shared_cache->lock = &(GetNamedLWLockTranche(LWLOCK_TRANCHE))->lock;
+		pg_atomic_init_u64(&shared_cache->clock, 0);
+		shared_cache->nentries = sipcall_key_cache_size;
+		for (i = 0; i < shared_cache->nentries; i++)
+			pg_atomic_init_u64(&shared_cache->entries[i].last_used, 0);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* the per-backend cache and cipher contexts, on first use */
+static void
+crypto_backend_init(void)
+{
+	if (local_keys != NULL)
+		return;
+
+	enc_ctx = sipcall_cipher_ctx_new(1);
+	dec_ctx = sipcall_cipher_ctx_new(0);
+	if (enc_ctx == NULL || dec_ctx == NULL)
+	{
+		EVP_CIPHER_CTX_free(enc_ctx);
+		EVP_CIPHER_CTX_free(dec_ctx);
+		enc_ctx = dec_ctx = NULL;
+		sipcall_envelope_throw(SIPCALL_ENV_CRYPTO_FAILED);
+	}
+	n_local_keys = sipcall_key_cache_size;
+	local_keys = MemoryContextAllocZero(TopMemoryContext,
+										n_local_keys * sizeof(LocalKey));
+	on_proc_exit(crypto_proc_exit, (Datum) 0);
+}
+
+/* wipe every key this backend holds */
+static void
+crypto_proc_exit(int code, Datum arg)
+{
+	int			i;
+
+	for (i = 0; i < n_local_keys; i++)
+		if (local_keys[i].serial != 0)
+			forget_local_key(&local_keys[i]);
+	EVP_CIPHER_CTX_free(enc_ctx);
+	EVP_CIPHER_CTX_free(dec_ctx);
+	enc_ctx = dec_ctx = NULL;
+}
+
+/*---- the installation's KDF parameters ----*/
+
+/*
+ * Read the salt from system_config (as the extension owner, so callers
+ * need no privilege on the table), once per backend.
+ */
+static void
+load_install_params(void)
+{
+	SipcallSavedUser saved;
+	char	   *sql;
+	char	   *hex = NULL;
+	size_t		hexlen;
+	size_t		i;
+	uint64		n;
+	SipcallKdfParams p;
+
+	sql = psprintf("SELECT config_value OPERATOR(pg_catalog.#>>) '{}'::pg_catalog.text[]"
+				   "  FROM %s.system_config"
+				   " WHERE config_key OPERATOR(pg_catalog.=) '" SALT_CONFIG_KEY "'",
+				   quote_identifier(get_namespace_name(sipcall_schema_oid(false))));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	sipcall_become_owner(&saved);
+	n = sipcall_spi_exec(sql, 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	sipcall_restore_user(&saved);
+	if (n == 1)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[0],
+									 SPI_tuptable->tupdesc, 1);
+
+		if (v != NULL)
+			hex = pstrdup(v);	/* in the caller's context */
+	}
+	SPI_finish();
+	pfree(sql);
+
+	memset(&p, 0, sizeof(p));
+	hexlen = hex ? strlen(hex) : 0;
+	if (hexlen % 2 != 0 || hexlen / 2 < SIPCALL_ENV_SALT_MIN ||
+		hexlen / 2 > SIPCALL_ENV_SALT_MAX ||
+		strspn(hex, "0123456789abcdefABCDEF") != hexlen)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sipcall.system_config has no valid \"%s\"",
+						SALT_CONFIG_KEY),
+				 errdetail("It must be a JSON string of %d to %d hexadecimal digits.",
+						   2 * SIPCALL_ENV_SALT_MIN, 2 * SIPCALL_ENV_SALT_MAX),
+				 errhint("Restore the row from a backup of this database; stored values carry their own salt and still decrypt."),
+				 errhidestmt(true)));
+	p.kdf = SIPCALL_ENV_KDF_PBKDF2_SHA256;
+	p.iterations = SIPCALL_KDF_ITERATIONS;
+	p.salt_len = (uint8) (hexlen / 2);
+	for (i = 0; i < hexlen / 2; i++)
+	{
+		char		byte[3] = {hex[2 * i], hex[2 * i + 1], '\0'};
+
+		p.salt[i] = (uint8) strtoul(byte, NULL, 16);
+	}
+	pfree(hex);
+	install_params = p;
+	install_params_valid = true;
+}
+
+/*---- key caches ----*/
+
+static void
+check_key(size_t pass_len)
+{
+	if (pass_len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("encryption key must not be empty"),
+				 errhidestmt(true)));
+}
+
+/*
+ * The key for a passphrase and KDF parameters: from this backend's cache,
+ * else from the shared cache (then cached here too), else stretched into
+ * *tmp and returned uncached (serial 0): remember_key() caches it.
+ */
+static LocalKey *
+find_key(const char *pass, size_t pass_len, const SipcallKdfParams *params,
+		 LocalKey *tmp)
+{
+	uint32		h;
+	int			i;
+	SipcallEnvStatus st;
+
+	/* the common case: the same key as last time */
+	if (last_key != NULL && last_key->serial != 0 &&
+		last_key->pass_len == pass_len &&
+		sipcall_kdf_params_equal(&last_key->params, params) &&
+		CRYPTO_memcmp(last_key->pass, pass, pass_len) == 0)
+	{
+		last_key->last_used = ++local_clock;
+		return last_key;
+	}
+
+	h = hash_bytes((const unsigned char *) pass, (int) pass_len);
+	for (i = 0; i < n_local_keys; i++)
+	{
+		LocalKey   *k = &local_keys[i];
+
+		if (k->serial != 0 && k->pass_hash == h && k->pass_len == pass_len &&
+			sipcall_kdf_params_equal(&k->params, params) &&
+			CRYPTO_memcmp(k->pass, pass, pass_len) == 0)
+		{
+			k->last_used = ++local_clock;
+			last_key = k;
+			return k;
+		}
+	}
+
+	memset(tmp, 0, sizeof(*tmp));
+	tmp->pass_hash = h;
+	tmp->pass_len = pass_len;
+	tmp->params = *params;
+
+	if (shared_cache != NULL)
+	{
+		st = sipcall_kdf_fingerprint(pass, pass_len, params, tmp->fingerprint);
+		if (st != SIPCALL_ENV_OK)
+			sipcall_envelope_throw(st);
+		tmp->have_fingerprint = true;
+		if (shared_lookup(tmp))
+		{
+			tmp->from_shared = true;
+			return remember_key(tmp, pass, pass_len);
+		}
+	}
+
+	st = sipcall_kdf_derive(pass, pass_len, params, tmp->key, tmp->key_id);
+	if (st != SIPCALL_ENV_OK)
+	{
+		OPENSSL_cleanse(tmp, sizeof(*tmp));
+		sipcall_envelope_throw(st);
+	}
+	tmp->prefix_len = sipcall_envelope_prefix(params, tmp->key_id, tmp->prefix);
+	return tmp;
+}
+
+/*
+ * Cache a key found in shared memory or freshly stretched, evicting (and
+ * wiping) the least recently used entry when the cache is full.  Wipes
+ * *tmp and returns the cache entry.
+ */
+static LocalKey *
+remember_key(LocalKey *tmp, const char *pass, size_t pass_len)
+{
+	LocalKey   *victim = NULL;
+	int			i;
+
+	if (shared_cache != NULL && !tmp->from_shared && tmp->have_fingerprint)
+		shared_insert(tmp);
+
+	for (i = 0; i < n_local_keys; i++)
+	{
+		LocalKey   *k = &local_keys[i];
+
+		if (k->serial == 0)
+		{
+			victim = k;
+			break;
+		}
+		if (victim == NULL || k->last_used < victim->last_used)
+			victim = k;
+	}
+	if (victim->serial != 0)
+		forget_local_key(victim);
+
+	*victim = *tmp;
+	OPENSSL_cleanse(tmp, sizeof(*tmp));
+	victim->pass = MemoryContextAlloc(TopMemoryContext, pass_len + 1);
+	memcpy(victim->pass, pass, pass_len);
+	victim->pass[pass_len] = '\0';
+	victim->prefix_len = sipcall_envelope_prefix(&victim->params,
+												 victim->key_id,
+												 victim->prefix);
+	victim->serial = next_serial++;
+	victim->last_used = ++local_clock;
+	last_key = victim;
+	return victim;
+}
+
+static void
+forget_local_key(LocalKey *k)
+{
+	if (k->pass != NULL)
+	{
+		OPENSSL_cleanse(k->pass, k->pass_len);
+		pfree(k->pass);
+	}
+	if (last_key == k)
+		last_key = NULL;
+	OPENSSL_cleanse(k, sizeof(*k));
+}
+
+/* Fill tmp's key from the shared cache; false when it is not there. */
+static bool
+shared_lookup(LocalKey *tmp)
+{
+	bool		found = false;
+	int			i;
+
+	LWLockAcquire(shared_cache->lock, LW_SHARED);
+	for (i = 0; i < shared_cache->nentries; i++)
+	{
+		SharedKey  *e = &shared_cache->entries[i];
+
+		if (e->used && memcmp(e->fingerprint, tmp->fingerprint,
+							  SIPCALL_ENV_FINGERPRINT_LEN) == 0)
+		{
+			memcpy(tmp->key, e->key, SIPCALL_ENV_KEY_LEN);
+			memcpy(tmp->key_id, e->key_id, SIPCALL_ENV_KEY_ID_LEN);
+			pg_atomic_write_u64(&e->last_used,
+								pg_atomic_add_fetch_u64(&shared_cache->clock, 1));
+			found = true;
+			break;
+		}
+	}
+	LWLockRelease(shared_cache->lock);
+	return found;
+}
+
+static void
+shared_insert(const LocalKey *k)
+{
+	SharedKey  *victim = NULL;
+	int			i;
+
+	LWLockAcquire(shared_cache->lock, LW_EXCLUSIVE);
+	for (i = 0; i < shared_cache->nentries; i++)
+	{
+		SharedKey  *e = &shared_cache->entries[i];
+
+		if (!e->used)
+		{
+			if (victim == NULL || victim->used)
+				victim = e;
+			continue;
+		}
+		if (memcmp(e->fingerprint, k->fingerprint,
+				   SIPCALL_ENV_FINGERPRINT_LEN) == 0)
+		{
+			/* another backend was quicker */
+			victim = NULL;
+			break;
+		}
+		if (victim == NULL ||
+			(victim->used && pg_atomic_read_u64(&e->last_used) <
+			 pg_atomic_read_u64(&victim->last_used)))
+			victim = e;
+	}
+	if (victim != NULL)
+	{
+		OPENSSL_cleanse(victim->key, SIPCALL_ENV_KEY_LEN);
+		memcpy(victim->fingerprint, k->fingerprint, SIPCALL_ENV_FINGERPRINT_LEN);
+		memcpy(victim->key, k->key, SIPCALL_ENV_KEY_LEN);
+		memcpy(victim->key_id, k->key_id, SIPCALL_ENV_KEY_ID_LEN);
+		pg_atomic_write_u64(&victim->last_used,
+							pg_atomic_add_fetch_u64(&shared_cache->clock, 1));
+		victim->used = true;
+	}
+	LWLockRelease(shared_cache->lock);
+}
+
+/*---- OpenPGP messages, through pgcrypto ----*/
+
+/*
+ * pgcrypto's pgp_sym_decrypt(bytea, text), found in the schema pgcrypto
+ * is installed in (pg_extension.extnamespace), whatever the search path.
+ * Looked up once per backend, again after pg_proc changes.
+ */
+static void
+pgp_lookup(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			nspoid = InvalidOid;
+	char	   *nspname;
+	Oid			argtypes[2] = {BYTEAOID, TEXTOID};
+	List	   *name;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("pgcrypto"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		nspoid = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	nspname = OidIsValid(nspoid) ? get_namespace_name(nspoid) : NULL;
+	if (nspname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("extension \"pgcrypto\" is needed to decrypt OpenPGP data"),
+				 errhidestmt(true)));
+
+	name = list_make2(makeString(nspname), makeString("pgp_sym_decrypt"));
+	pgp_oid = LookupFuncName(name, 2, argtypes, true);
+	list_free(name);
+	if (!OidIsValid(pgp_oid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function %s.pgp_sym_decrypt(bytea, text) does not exist",
+						quote_identifier(nspname)),
+				 errhidestmt(true)));
+
+	if (!pgp_callback_registered)
+	{
+		CacheRegisterSyscacheCallback(PROCOID, pgp_invalidate, (Datum) 0);
+		pgp_callback_registered = true;
+	}
+	fmgr_info_cxt(pgp_oid, &pgp_flinfo, TopMemoryContext);
+	pgp_valid = true;
+}
+
+static void
+pgp_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	pgp_valid = false;
+}
+
+/*
+ * Decrypt an OpenPGP message with pgcrypto.  Its "wrong key or corrupt
+ * data" and other faults of the message become ours; every error it
+ * raises loses the statement, which holds the key.
+ */
+static Datum
+pgp_decrypt(Datum data, Datum key, Oid collation)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	Datum		result = (Datum) 0;
+
+	if (!pgp_valid)
+		pgp_lookup();
+	if (pg_proc_aclcheck(pgp_oid, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for function pgp_sym_decrypt"),
+				 errhidestmt(true)));
+
+	PG_TRY();
+	{
+		result = FunctionCall2Coll(&pgp_flinfo, collation, data, key);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (edata->sqlerrcode == ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION)
+		{
+			FreeErrorData(edata);
+			sipcall_envelope_throw(SIPCALL_ENV_CORRUPT);
+		}
+		edata->hide_stmt = true;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/*---- SQL functions ----*/
+
+/* a fresh random nonce from the pool, refilled when empty */
+static const uint8 *
+next_nonce(void)
+{
+	const uint8 *n;
+
+	if (nonce_pool_pos + SIPCALL_ENV_NONCE_LEN > NONCE_POOL_SIZE)
+	{
+		if (RAND_bytes(nonce_pool, NONCE_POOL_SIZE) != 1)
+			sipcall_envelope_throw(SIPCALL_ENV_RANDOM_FAILED);
+		nonce_pool_pos = 0;
+	}
+	n = nonce_pool + nonce_pool_pos;
+	nonce_pool_pos += SIPCALL_ENV_NONCE_LEN;
+	return n;
+}
+
+/* wipe and free an argument that detoasting copied */
+static void
+wipe_arg_copy(FunctionCallInfo fcinfo, int argno, void *copy)
+{
+	if (copy != DatumGetPointer(PG_GETARG_DATUM(argno)))
+	{
+		OPENSSL_cleanse(copy, VARSIZE_ANY(copy));
+		pfree(copy);
+	}
+}
+
+/*
+ * encrypt_data(data text, key text) RETURNS bytea
+ */
+Datum
+sipcall_encrypt_data(PG_FUNCTION_ARGS)
+{
+	text	   *data = PG_GETARG_TEXT_PP(0);
+	text	   *keyt = PG_GETARG_TEXT_PP(1);
+	const char *pass = VARDATA_ANY(keyt);
+	size_t		pass_len = VARSIZE_ANY_EXHDR(keyt);
+	size_t		plain_len = VARSIZE_ANY_EXHDR(data);
+	size_t		total;
+	LocalKey	tmp;
+	LocalKey   *k;
+	bytea	   *result;
+	SipcallEnvStatus st;
+
+	check_key(pass_len);
+	crypto_backend_init();
+	if (!install_params_valid)
+		load_install_params();
+
+	k = find_key(pass, pass_len, &install_params, &tmp);
+	if (k->serial == 0)
+		k = remember_key(k, pass, pass_len);
+
+	total = k->prefix_len + SIPCALL_ENV_NONCE_LEN + SIPCALL_ENV_TAG_LEN;
+	if (plain_len > MaxAllocSize - VARHDRSZ - total)
+		sipcall_envelope_throw(SIPCALL_ENV_TOO_LONG);
+	total += plain_len;
+
+	result = (bytea *) palloc(VARHDRSZ + total);
+	SET_VARSIZE(result, VARHDRSZ + total);
+	st = sipcall_envelope_seal(enc_ctx,
+							   enc_loaded == k->serial ? NULL : k->key,
+							   k->prefix, k->prefix_len, next_nonce(),
+							   (const uint8 *) VARDATA_ANY(data), plain_len,
+							   (uint8 *) VARDATA(result));
+	if (st != SIPCALL_ENV_OK)
+	{
+		enc_loaded = 0;
+		sipcall_envelope_throw(st);
+	}
+	enc_loaded = k->serial;
+
+	wipe_arg_copy(fcinfo, 0, data);
+	wipe_arg_copy(fcinfo, 1, keyt);
+	PG_RETURN_BYTEA_P(result);
+}
+
+/*
+ * decrypt_data(encrypted_data bytea, key text) RETURNS text
+ */
+Datum
+sipcall_decrypt_data(PG_FUNCTION_ARGS)
+{
+	bytea	   *enc = PG_GETARG_BYTEA_PP(0);
+	text	   *keyt = PG_GETARG_TEXT_PP(1);
+	const char *pass = VARDATA_ANY(keyt);
+	size_t		pass_len = VARSIZE_ANY_EXHDR(keyt);
+	const uint8 *buf = (const uint8 *) VARDATA_ANY(enc);
+	size_t		len = VARSIZE_ANY_EXHDR(enc);
+	SipcallEnvelope env;
+	LocalKey	tmp;
+	LocalKey   *k;
+	text	   *result;
+	char	   *out;
+	SipcallEnvStatus st;
+
+	check_key(pass_len);
+
+	switch (sipcall_envelope_format(buf, len))
+	{
+		case SIPCALL_FORMAT_ENVELOPE:
+			break;
+		case SIPCALL_FORMAT_OPENPGP:
+			{
+				Datum		d = pgp_decrypt(PointerGetDatum(enc),
+											PointerGetDatum(keyt),
+											PG_GET_COLLATION());
+
+				wipe_arg_copy(fcinfo, 1, keyt);
+				PG_RETURN_DATUM(d);
+			}
+		case SIPCALL_FORMAT_UNKNOWN:
+			sipcall_envelope_throw(SIPCALL_ENV_CORRUPT);
+	}
+
+	st = sipcall_envelope_parse(buf, len, &env);
+	if (st != SIPCALL_ENV_OK)
+		sipcall_envelope_throw(st);
+
+	crypto_backend_init();
+	k = find_key(pass, pass_len, &env.params, &tmp);
+	if (CRYPTO_memcmp(k->key_id, env.key_id, SIPCALL_ENV_KEY_ID_LEN) != 0)
+	{
+		OPENSSL_cleanse(&tmp, sizeof(tmp));
+		sipcall_envelope_throw(SIPCALL_ENV_CORRUPT);
+	}
+
+	result = (text *) palloc(VARHDRSZ + env.ciphertext_len + 1);
+	out = VARDATA(result);
+	st = sipcall_envelope_open(dec_ctx,
+							   (k->serial != 0 && dec_loaded == k->serial) ?
+							   NULL : k->key,
+							   &env, (uint8 *) out);
+	dec_loaded = (st == SIPCALL_ENV_OK) ? k->serial : 0;
+	if (st == SIPCALL_ENV_OK &&
+		!pg_verifymbstr(out, (int) env.ciphertext_len, true))
+	{
+		OPENSSL_cleanse(out, env.ciphertext_len);
+		OPENSSL_cleanse(&tmp, sizeof(tmp));
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("decrypted data is not valid in the database encoding"),
+				 errhidestmt(true)));
+	}
+	if (st != SIPCALL_ENV_OK)
+	{
+		OPENSSL_cleanse(out, env.ciphertext_len);
+		OPENSSL_cleanse(&tmp, sizeof(tmp));
+		sipcall_envelope_throw(st);
+	}
+	/* a freshly stretched key proved right: cache it */
+	if (k->serial == 0)
+		dec_loaded = remember_key(k, pass, pass_len)->serial;
+	SET_VARSIZE(result, VARHDRSZ + env.ciphertext_len);
+
+	wipe_arg_copy(fcinfo, 1, keyt);
+	PG_FREE_IF_COPY(enc, 0);
+	PG_RETURN_TEXT_P(result);
+}
