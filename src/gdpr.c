@@ -5,9 +5,10 @@
  *		sipcall.delete_user_data().
  *
  * Export reads the person's rows through SPI cursors, a batch at a time,
- * and builds the jsonb result with the JsonbParseState API, so neither
- * the SPI result nor an intermediate text copy of the document is ever
- * held whole; memory grows with the result only.  Phone numbers are
+ * and serialises each row straight into jsonb's binary format (see
+ * "jsonb serialisation" below), so neither the SPI result nor a JsonbValue
+ * tree of the document is ever held whole; memory is about twice the size
+ * of the result.  Phone numbers are
  * decrypted by calling sipcall.decrypt_data through fmgr: its OID is
  * looked up once per call, by name and signature in sipcall's schema (never
  * through the search path), and one FunctionCallInfo is reused for every
@@ -139,6 +140,8 @@ static JEntry write_jsonb_datum(JsonbBuf *buf, Datum value);
 static JEntry write_numeric(JsonbBuf *buf, Numeric num);
 static JEntry write_value(ExportState *st, JsonbBuf *buf, ExportColumn *col,
 						  Datum value, bool isnull);
+static int	key_cmp(const void *a, const void *b);
+static void array_add(JsonbArrayBuf *arr, JEntry type, uint32 start);
 static uint32 export_query(ExportState *st, JsonbArrayBuf *arr,
 						   const char *sql, Datum user_id,
 						   const bool *decrypt_cols);
