@@ -11,12 +11,20 @@
  * deletes the summary row of a day that has no calls left.
  * sipcall.rebuild_daily_summary() recomputes everything from scratch.
  *
- * The dirty list is append-only and has no unique key on purpose: a
- * trigger never waits for another transaction and never looks at what is
- * already there.  Refresh deletes the entries its snapshot can see and
- * aggregates the calls in the same statement, hence with the same
- * snapshot: an entry made by a transaction that commits later is invisible
- * to that DELETE and stays for the next refresh, so no change is lost.
+ * The dirty list holds at most one row per changed day and backend
+ * (column stripe, the backend's slot), however many statements change it.
+ * A statement that touches day D takes a KEY SHARE lock on its backend's
+ * entry for D if there is one, and adds that entry only if there is none.  Refresh first deletes the entries (waiting for every transaction
+ * that holds one locked, i.e. that changed one of those days and has not
+ * finished), then aggregates those days in a second statement, with a
+ * snapshot taken after those transactions ended.  So no change is lost:
+ * a change either locked an entry that refresh deleted (and is visible to
+ * its aggregation), or its entry is new and invisible to that DELETE and
+ * stays for the next refresh.  Each backend locks only its own entries,
+ * so concurrent writers of calls never wait for one another; only a
+ * writer that finds its day's entry being deleted by a refresh waits for
+ * that refresh.  The second-statement snapshot needs READ COMMITTED, so
+ * refresh refuses to run at a higher isolation level.
  *
  * The trigger function runs as the extension owner (SECURITY DEFINER), and
  * marks each day at most once per subtransaction of a backend, so the cost
@@ -53,6 +61,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
@@ -71,6 +80,7 @@ static SPIPlanPtr mark_plan = NULL;
 
 /* the saved plan of the refresh (planned once per backend) */
 static SPIPlanPtr refresh_plan = NULL;
+static SPIPlanPtr delete_plan = NULL;
 
 /*
  * The days this backend has marked in its current (sub)transaction, so that
@@ -264,13 +274,19 @@ sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 
 	if (mark_plan == NULL)
 	{
-		Oid			argtype = DATEARRAYOID;
 		SPIPlanPtr	plan;
+		Oid			argtypes[2] = {DATEARRAYOID, INT4OID};
 
-		plan = SPI_prepare(psprintf("INSERT INTO %s.daily_summary_dirty (call_date)"
-									" SELECT pg_catalog.unnest($1)",
-									summary_schema()),
-						   1, &argtype);
+		plan = SPI_prepare(psprintf("WITH d AS (SELECT pg_catalog.unnest($1) AS call_date),"
+									" held AS (SELECT x.call_date FROM %s.daily_summary_dirty x"
+									"  WHERE x.call_date OPERATOR(pg_catalog.=) ANY ($1)"
+									"    AND x.stripe OPERATOR(pg_catalog.=) $2"
+									"  FOR KEY SHARE OF x)"
+									" INSERT INTO %s.daily_summary_dirty (call_date, stripe)"
+									" SELECT d.call_date, $2 FROM d"
+									"  WHERE d.call_date NOT IN (SELECT held.call_date FROM held)",
+									summary_schema(), summary_schema()),
+						   2, argtypes);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s",
 				 SPI_result_code_string(SPI_result));
@@ -282,6 +298,7 @@ sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 	{
 		Datum	   *elems = palloc(sizeof(Datum) * ndays);
 		Datum		arg;
+		Datum		args[2];
 		int			ret;
 		int			i;
 
@@ -290,7 +307,9 @@ sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 		arg = PointerGetDatum(construct_array(elems, ndays, DATEOID,
 											  sizeof(DateADT), true,
 											  TYPALIGN_INT));
-		ret = SPI_execute_plan(mark_plan, &arg, NULL, false, 0);
+		args[0] = arg;
+		args[1] = Int32GetDatum(MyBackendId);
+		ret = SPI_execute_plan(mark_plan, args, NULL, false, 0);
 		if (ret != SPI_OK_INSERT)
 			elog(ERROR, "SPI_execute_plan returned %s",
 				 SPI_result_code_string(ret));
@@ -320,8 +339,15 @@ sipcall_summary_refresh(void)
 	const char *nsp;
 	SipcallSavedUser saved;
 	int64		ndays;
+	Datum		days;
 	bool		isnull;
 	int			ret;
+
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("the daily summary can only be refreshed at isolation level READ COMMITTED"),
+				 errhint("Call sipcall.refresh_daily_summary() in a READ COMMITTED transaction.")));
 
 	nsp = summary_schema();
 	LockRelationOid(sipcall_relid("daily_call_summary", false), ExclusiveLock);
@@ -332,24 +358,58 @@ sipcall_summary_refresh(void)
 		elog(ERROR, "SPI_connect failed");
 
 	/*
-	 * One statement, one snapshot: the dirty entries it deletes and the calls
-	 * it aggregates are seen as of the same moment.  Each day is aggregated
-	 * through the index on initiated_at (and partition pruning); the upper
-	 * bound is inclusive so that the infinite days work too.
+	 * First take the dirty entries.  The DELETE waits for every transaction
+	 * holding one of them locked (see the header comment).
 	 */
-	if (refresh_plan == NULL)
+	if (delete_plan == NULL)
 	{
 		SPIPlanPtr	plan;
 
 		plan = SPI_prepare(psprintf("WITH dirty AS ("
-									"  DELETE FROM %s.daily_summary_dirty RETURNING call_date),"
-									" days AS (SELECT DISTINCT call_date,"
+									"  DELETE FROM %s.daily_summary_dirty RETURNING call_date)"
+									" SELECT pg_catalog.array_agg(DISTINCT call_date) FROM dirty",
+									nsp),
+						   0, NULL);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s",
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		delete_plan = plan;
+	}
+	ret = SPI_execute_plan(delete_plan, NULL, NULL, false, 0);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "SPI_execute_plan returned %s",
+			 SPI_result_code_string(ret));
+	days = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+						 &isnull);
+	if (!isnull)
+		days = datumCopy(days, false, -1);
+	if (isnull)
+	{
+		SPI_finish();
+		sipcall_restore_user(&saved);
+		return 0;
+	}
+
+	/*
+	 * Then, with a new snapshot that sees every transaction the DELETE
+	 * waited for, aggregate those days.  Each day is aggregated through the
+	 * index on initiated_at (and partition pruning); the upper bound is
+	 * inclusive so that the infinite days work too.
+	 */
+	if (refresh_plan == NULL)
+	{
+		SPIPlanPtr	plan;
+		Oid			argtype = DATEARRAYOID;
+
+		plan = SPI_prepare(psprintf("WITH days AS (SELECT call_date,"
 									"   (call_date::timestamp AT TIME ZONE 'UTC') AS lo,"
 									"   CASE WHEN pg_catalog.isfinite(call_date)"
 									"        THEN ((call_date + 1)::timestamp AT TIME ZONE 'UTC')"
 									"             - interval '1 microsecond'"
 									"        ELSE (call_date::timestamp AT TIME ZONE 'UTC') END AS hi"
-									"   FROM dirty),"
+									"   FROM pg_catalog.unnest($1) AS call_date),"
 									" fresh AS ("
 									"  SELECT d.call_date, a.*"
 									"    FROM days d CROSS JOIN LATERAL ("
@@ -380,8 +440,8 @@ sipcall_summary_refresh(void)
 									" SELECT (SELECT count(*) FROM days),"
 									"        (SELECT count(*) FROM gone),"
 									"        (SELECT count(*) FROM upserted)",
-									nsp, nsp, nsp, nsp),
-						   0, NULL);
+									nsp, nsp, nsp),
+						   1, &argtype);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s",
 				 SPI_result_code_string(SPI_result));
@@ -389,7 +449,7 @@ sipcall_summary_refresh(void)
 			elog(ERROR, "SPI_keepplan failed");
 		refresh_plan = plan;
 	}
-	ret = SPI_execute_plan(refresh_plan, NULL, NULL, false, 0);
+	ret = SPI_execute_plan(refresh_plan, &days, NULL, false, 0);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "SPI_execute_plan returned %s",
 			 SPI_result_code_string(ret));

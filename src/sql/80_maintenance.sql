@@ -40,12 +40,14 @@ REVOKE ALL ON FUNCTION @extschema@.run_maintenance() FROM PUBLIC;
 /*---- the incremental daily summary ----*/
 
 /*
- * The UTC days whose calls changed since the last refresh.  Append-only
- * (no key): triggers never wait on one another; refresh removes what it
- * has handled.
+ * The UTC days whose calls changed since the last refresh, one entry per
+ * day and backend at most (stripe: the backend's slot), so that writers
+ * lock their own entry and never wait on one another; refresh removes
+ * what it has handled (src/summary.c).
  */
 CREATE TABLE @extschema@.daily_summary_dirty (
-    call_date date NOT NULL
+    call_date date NOT NULL,
+    stripe    integer NOT NULL DEFAULT 0
 );
 
 COMMENT ON TABLE @extschema@.daily_summary_dirty IS
