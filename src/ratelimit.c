@@ -502,13 +502,7 @@ rl_spi_end(SipcallSavedUser *saved, int nestlevel)
 static SPIPlanPtr
 rl_prepare(const char *sql, int nargs, Oid *argtypes)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
+	return sipcall_spi_keep_plan(sql, nargs, argtypes, 0);
 }
 
 static void

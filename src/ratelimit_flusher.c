@@ -200,27 +200,23 @@ rl_prepare_plans(void)
 
 	if (update_plan == NULL)
 	{
-		update_plan = SPI_prepare("UPDATE sipcall.rate_limits"
+		update_plan = sipcall_spi_keep_plan("UPDATE sipcall.rate_limits"
 								  "   SET request_count = $3, window_start = $4,"
 								  "       window_duration_minutes = $5"
 								  " WHERE user_id = $1 AND endpoint = $2 AND xmin = $6"
 								  " RETURNING xmin",
-								  6, uargs);
-		if (update_plan == NULL || SPI_keepplan(update_plan) != 0)
-			elog(ERROR, "could not prepare the rate limit update");
+								  6, uargs, 0);
 	}
 	if (insert_plan == NULL)
 	{
-		insert_plan = SPI_prepare("INSERT INTO sipcall.rate_limits"
+		insert_plan = sipcall_spi_keep_plan("INSERT INTO sipcall.rate_limits"
 								  "   (user_id, endpoint, request_count, window_start,"
 								  "    window_duration_minutes)"
 								  " SELECT u.id, $2, $3, $4, $5 FROM sipcall.users u"
 								  "  WHERE u.id = $1 FOR KEY SHARE"
 								  " ON CONFLICT (user_id, endpoint) DO NOTHING"
 								  " RETURNING xmin",
-								  5, iargs);
-		if (insert_plan == NULL || SPI_keepplan(insert_plan) != 0)
-			elog(ERROR, "could not prepare the rate limit insert");
+								  5, iargs, 0);
 	}
 }
 
@@ -315,9 +311,7 @@ rl_flush(void)
 	}
 	PG_CATCH();
 	{
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
+		sipcall_report_and_abort();
 		pgstat_report_activity(STATE_IDLE, NULL);
 		rl_settle(items, n, false);
 		return;

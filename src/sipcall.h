@@ -54,6 +54,10 @@ extern void sipcall_become_owner(SipcallSavedUser *saved);
 extern void sipcall_restore_user(const SipcallSavedUser *saved);
 extern uint64 sipcall_spi_exec(const char *sql, int nargs, Oid *argtypes,
 							   Datum *values, const char *nulls, int expected);
+extern struct _SPI_plan *sipcall_spi_keep_plan(const char *sql, int nargs,
+											   Oid *argtypes,
+											   int cursor_options);
+extern void sipcall_report_and_abort(void);
 
 /*---- partition.c: monthly partitions ----*/
 

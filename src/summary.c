@@ -277,7 +277,7 @@ sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 		SPIPlanPtr	plan;
 		Oid			argtypes[2] = {DATEARRAYOID, INT4OID};
 
-		plan = SPI_prepare_cursor(psprintf("WITH d AS (SELECT pg_catalog.unnest($1) AS call_date),"
+		plan = sipcall_spi_keep_plan(psprintf("WITH d AS (SELECT pg_catalog.unnest($1) AS call_date),"
 									" held AS (SELECT x.call_date FROM %s.daily_summary_dirty x"
 									"  WHERE x.call_date OPERATOR(pg_catalog.=) ANY ($1)"
 									"    AND x.stripe OPERATOR(pg_catalog.=) $2"
@@ -286,12 +286,7 @@ sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 									" SELECT d.call_date, $2 FROM d"
 									"  WHERE d.call_date NOT IN (SELECT held.call_date FROM held)",
 									summary_schema(), summary_schema()),
-								  2, argtypes, CURSOR_OPT_GENERIC_PLAN);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s",
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
+									 2, argtypes, CURSOR_OPT_GENERIC_PLAN);
 		mark_plan = plan;
 	}
 
@@ -365,16 +360,11 @@ sipcall_summary_refresh(void)
 	{
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare_cursor(psprintf("WITH dirty AS ("
+		plan = sipcall_spi_keep_plan(psprintf("WITH dirty AS ("
 									"  DELETE FROM %s.daily_summary_dirty RETURNING call_date)"
 									" SELECT pg_catalog.array_agg(DISTINCT call_date) FROM dirty",
 									nsp),
-								  0, NULL, CURSOR_OPT_GENERIC_PLAN);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s",
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
+									 0, NULL, CURSOR_OPT_GENERIC_PLAN);
 		delete_plan = plan;
 	}
 	ret = SPI_execute_plan(delete_plan, NULL, NULL, false, 0);
@@ -403,7 +393,7 @@ sipcall_summary_refresh(void)
 		SPIPlanPtr	plan;
 		Oid			argtype = DATEARRAYOID;
 
-		plan = SPI_prepare_cursor(psprintf("WITH days AS (SELECT call_date,"
+		plan = sipcall_spi_keep_plan(psprintf("WITH days AS (SELECT call_date,"
 									"   (call_date::timestamp AT TIME ZONE 'UTC') AS lo,"
 									"   CASE WHEN pg_catalog.isfinite(call_date)"
 									"        THEN ((call_date + 1)::timestamp AT TIME ZONE 'UTC')"
@@ -441,12 +431,7 @@ sipcall_summary_refresh(void)
 									"        (SELECT count(*) FROM gone),"
 									"        (SELECT count(*) FROM upserted)",
 									nsp, nsp, nsp),
-								  1, &argtype, CURSOR_OPT_GENERIC_PLAN);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s",
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
+									 1, &argtype, CURSOR_OPT_GENERIC_PLAN);
 		refresh_plan = plan;
 	}
 	ret = SPI_execute_plan(refresh_plan, &days, NULL, false, 0);

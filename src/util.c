@@ -21,12 +21,14 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/elog.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -140,4 +142,37 @@ sipcall_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 			 SPI_result_code_string(ret), SPI_result_code_string(expected),
 			 sql);
 	return SPI_processed;
+}
+
+/*
+ * Prepare sql through SPI for the rest of the backend's life (SPI_keepplan),
+ * or fail loudly.  cursor_options as for SPI_prepare_cursor (0 lets the
+ * plan cache choose between custom and generic plans).
+ */
+SPIPlanPtr
+sipcall_spi_keep_plan(const char *sql, int nargs, Oid *argtypes,
+					  int cursor_options)
+{
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s: %s",
+			 SPI_result_code_string(SPI_result), sql);
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed: %s", sql);
+	return plan;
+}
+
+/*
+ * In a background worker's PG_CATCH: log the error, abort the transaction
+ * and forget the error, so that the worker can go on.
+ */
+void
+sipcall_report_and_abort(void)
+{
+	HOLD_INTERRUPTS();
+	EmitErrorReport();
+	AbortCurrentTransaction();
+	FlushErrorState();
+	RESUME_INTERRUPTS();
 }

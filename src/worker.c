@@ -130,11 +130,7 @@ extension_ready(bool *first_seen)
 	PG_CATCH();
 	{
 		/* logged; try again at the next cycle */
-		HOLD_INTERRUPTS();
-		EmitErrorReport();
-		AbortCurrentTransaction();
-		FlushErrorState();
-		RESUME_INTERRUPTS();
+		sipcall_report_and_abort();
 		ready = false;
 		*first_seen = false;
 	}
@@ -178,11 +174,7 @@ run_cycle(MemoryContext cycle_cxt)
 	}
 	PG_CATCH();
 	{
-		HOLD_INTERRUPTS();
-		EmitErrorReport();
-		AbortCurrentTransaction();
-		FlushErrorState();
-		RESUME_INTERRUPTS();
+		sipcall_report_and_abort();
 		log_id = -1;
 	}
 	PG_END_TRY();
@@ -209,13 +201,9 @@ run_cycle(MemoryContext cycle_cxt)
 		{
 			ErrorData  *edata;
 
-			HOLD_INTERRUPTS();
 			MemoryContextSwitchTo(cycle_cxt);
 			edata = CopyErrorData();
-			EmitErrorReport();
-			AbortCurrentTransaction();
-			FlushErrorState();
-			RESUME_INTERRUPTS();
+			sipcall_report_and_abort();
 
 			MemoryContextSwitchTo(cycle_cxt);
 			sipcall_maintenance_step_failed(&outs[i], i, edata, start);
@@ -247,11 +235,7 @@ run_cycle(MemoryContext cycle_cxt)
 	}
 	PG_CATCH();
 	{
-		HOLD_INTERRUPTS();
-		EmitErrorReport();
-		AbortCurrentTransaction();
-		FlushErrorState();
-		RESUME_INTERRUPTS();
+		sipcall_report_and_abort();
 		error = error ? error : "could not record the cycle";
 	}
 	PG_END_TRY();
