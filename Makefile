@@ -27,8 +27,12 @@ SHLIB_LINK = -lcrypto
 EXTRA_CLEAN = fuzz/build
 
 PG_CONFIG ?= pg_config
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+# On a machine that has never built sipcall, PGXS arrives with "make deps";
+# until then only the targets below it (deps, demo, test, bench) can run.
+ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
+endif
 
 all: sipcall--1.0.sql
 
