@@ -48,6 +48,8 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -56,6 +58,7 @@
 #include "fmgr.h"
 #include "lib/qunique.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/array.h"
@@ -64,6 +67,7 @@
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -94,10 +98,29 @@ static SubTransactionId marked_subxid = InvalidSubTransactionId;
 static int	marked_n = 0;
 static DateADT marked_days[MARKED_MAX];
 
+/*
+ * Where this backend's own entry for each recent day is (its TID), kept
+ * across transactions: a later transaction that touches the day locks the
+ * entry there directly, without SPI.  A stale address (the entry was
+ * deleted by a refresh, its insert was rolled back, the page was truncated
+ * or reused) simply misses, and the day is marked through SPI again.
+ */
+typedef struct MarkCacheEntry
+{
+	DateADT		day;
+	ItemPointerData tid;
+} MarkCacheEntry;
+
+#define MARK_CACHE_MAX	8
+static MarkCacheEntry mark_cache[MARK_CACHE_MAX];
+static int	mark_cache_n = 0;
+
 static void collect_days(Relation rel, Tuplestorestate *ts,
 						 DateADT **days, int *ndays, int *maxdays);
 static int	compare_dates(const void *a, const void *b);
 static const char *summary_schema(void);
+static bool lock_cached_mark(Oid nspoid, DateADT day);
+static void remember_mark(DateADT day, ItemPointer tid);
 
 /*
  * The UTC day of a timestamptz, as (ts AT TIME ZONE 'UTC')::date computes
@@ -192,6 +215,98 @@ collect_days(Relation rel, Tuplestorestate *ts, DateADT **days, int *ndays,
 }
 
 /*
+ * Remember where this backend's entry for day is.
+ */
+static void
+remember_mark(DateADT day, ItemPointer tid)
+{
+	int			i;
+
+	for (i = 0; i < mark_cache_n; i++)
+		if (mark_cache[i].day == day)
+			break;
+	if (i == mark_cache_n)
+	{
+		if (mark_cache_n == MARK_CACHE_MAX)
+		{
+			/* forget the oldest */
+			memmove(&mark_cache[0], &mark_cache[1],
+					sizeof(MarkCacheEntry) * (MARK_CACHE_MAX - 1));
+			i = MARK_CACHE_MAX - 1;
+		}
+		else
+			mark_cache_n++;
+	}
+	mark_cache[i].day = day;
+	mark_cache[i].tid = *tid;
+}
+
+/*
+ * Take a KEY SHARE lock on this backend's remembered entry for day (in the
+ * dirty list of schema nspoid), as the SPI statement would.  Returns false (and forgets the address) when there
+ * is no such live entry there any more.  The buffer stays pinned from the
+ * check of the entry's content to its locking, so the slot cannot be
+ * pruned and reused in between.
+ */
+static bool
+lock_cached_mark(Oid nspoid, DateADT day)
+{
+	Relation	rel;
+	HeapTupleData tuple;
+	Buffer		buf = InvalidBuffer;
+	bool		locked = false;
+	Oid			relid;
+	int			i;
+
+	for (i = 0; i < mark_cache_n; i++)
+		if (mark_cache[i].day == day)
+			break;
+	if (i == mark_cache_n)
+		return false;
+
+	relid = get_relname_relid("daily_summary_dirty", nspoid);
+	if (!OidIsValid(relid))
+		return false;
+	rel = table_open(relid, RowShareLock);
+	tuple.t_self = mark_cache[i].tid;
+	if (ItemPointerGetBlockNumber(&tuple.t_self) < RelationGetNumberOfBlocks(rel) &&
+		heap_fetch(rel, SnapshotAny, &tuple, &buf, true))
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		day_null;
+		bool		stripe_null;
+		Datum		d = heap_getattr(&tuple, 1, desc, &day_null);
+		Datum		st = heap_getattr(&tuple, 2, desc, &stripe_null);
+
+		if (!day_null && !stripe_null && DatumGetDateADT(d) == day &&
+			DatumGetInt32(st) == MyBackendId)
+		{
+			TupleTableSlot *slot = table_slot_create(rel, NULL);
+			TM_FailureData tmfd;
+			TM_Result	res;
+
+			res = table_tuple_lock(rel, &mark_cache[i].tid,
+								   ActiveSnapshotSet() ? GetActiveSnapshot() : InvalidSnapshot,
+								   slot, GetCurrentCommandId(false),
+								   LockTupleKeyShare, LockWaitBlock, 0, &tmfd);
+			locked = (res == TM_Ok);
+			ExecDropSingleTupleTableSlot(slot);
+		}
+	}
+	if (BufferIsValid(buf))
+		ReleaseBuffer(buf);
+	table_close(rel, NoLock);
+
+	if (!locked)
+	{
+		mark_cache_n--;
+		memmove(&mark_cache[i], &mark_cache[i + 1],
+				sizeof(MarkCacheEntry) * (mark_cache_n - i));
+	}
+	return locked;
+}
+
+/*
  * Trigger function on sipcall.calls: AFTER INSERT/UPDATE/DELETE FOR EACH
  * STATEMENT with transition tables, and AFTER TRUNCATE.  Appends the days
  * touched to the dirty list.
@@ -269,6 +384,31 @@ sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 	if (ndays == 0)
 		return PointerGetDatum(NULL);
 
+	/* days whose entry this backend made before: lock it where it is */
+	{
+		int			i,
+					kept = 0;
+
+		for (i = 0; i < ndays; i++)
+		{
+			/* calls and its partitions live in sipcall's schema */
+			if (lock_cached_mark(RelationGetNamespace(trigdata->tg_relation),
+								 days[i]))
+			{
+				if (marked_n < MARKED_MAX)
+					marked_days[marked_n++] = days[i];
+			}
+			else
+				days[kept++] = days[i];
+		}
+		ndays = kept;
+	}
+	if (ndays == 0)
+	{
+		pfree(days);
+		return PointerGetDatum(NULL);
+	}
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
@@ -278,13 +418,16 @@ sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 		Oid			argtypes[2] = {DATEARRAYOID, INT4OID};
 
 		plan = sipcall_spi_keep_plan(psprintf("WITH d AS (SELECT pg_catalog.unnest($1) AS call_date),"
-									" held AS (SELECT x.call_date FROM %s.daily_summary_dirty x"
+									" held AS (SELECT x.call_date, x.ctid FROM %s.daily_summary_dirty x"
 									"  WHERE x.call_date OPERATOR(pg_catalog.=) ANY ($1)"
 									"    AND x.stripe OPERATOR(pg_catalog.=) $2"
-									"  FOR KEY SHARE OF x)"
-									" INSERT INTO %s.daily_summary_dirty (call_date, stripe)"
-									" SELECT d.call_date, $2 FROM d"
-									"  WHERE d.call_date NOT IN (SELECT held.call_date FROM held)",
+									"  FOR KEY SHARE OF x),"
+									" ins AS (INSERT INTO %s.daily_summary_dirty (call_date, stripe)"
+									"  SELECT d.call_date, $2 FROM d"
+									"   WHERE d.call_date NOT IN (SELECT held.call_date FROM held)"
+									"  RETURNING call_date, ctid)"
+									" SELECT call_date, ctid FROM held"
+									" UNION ALL SELECT call_date, ctid FROM ins",
 									summary_schema(), summary_schema()),
 									 2, argtypes, CURSOR_OPT_GENERIC_PLAN);
 		mark_plan = plan;
@@ -305,9 +448,23 @@ sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 		args[0] = arg;
 		args[1] = Int32GetDatum(MyBackendId);
 		ret = SPI_execute_plan(mark_plan, args, NULL, false, 0);
-		if (ret != SPI_OK_INSERT)
+		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "SPI_execute_plan returned %s",
 				 SPI_result_code_string(ret));
+
+		/* where the entries are, for the next transactions */
+		for (i = 0; i < SPI_processed; i++)
+		{
+			bool		day_null;
+			bool		tid_null;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[i],
+										  SPI_tuptable->tupdesc, 1, &day_null);
+			Datum		t = SPI_getbinval(SPI_tuptable->vals[i],
+										  SPI_tuptable->tupdesc, 2, &tid_null);
+
+			if (!day_null && !tid_null)
+				remember_mark(DatumGetDateADT(d), (ItemPointer) DatumGetPointer(t));
+		}
 	}
 
 	SPI_finish();
