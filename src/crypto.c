@@ -544,25 +544,12 @@ shared_insert(const LocalKey *k)
 static void
 pgp_lookup(void)
 {
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	Oid			nspoid = InvalidOid;
+	Oid			nspoid;
 	char	   *nspname;
 	Oid			argtypes[2] = {BYTEAOID, TEXTOID};
 	List	   *name;
 
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
-				F_NAMEEQ, CStringGetDatum("pgcrypto"));
-	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-		nspoid = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-
+	nspoid = sipcall_extension_schema("pgcrypto");
 	nspname = OidIsValid(nspoid) ? get_namespace_name(nspoid) : NULL;
 	if (nspname == NULL)
 		ereport(ERROR,

@@ -120,6 +120,8 @@ static void part_bounds(Oid relid, bool *is_default,
 static bool lock_in_time(Oid *relids, int nrels, LOCKMODE mode);
 static int64 spi_count(const char *sql, TimestampTz cutoff, bool with_cutoff);
 static int64 count_rows(Oid relid, const char *qname);
+static int64 trim_parts(ExpiredPart *parts, int nparts, bool whole,
+						const char *key, TimestampTz cutoff);
 static int64 retention_run(SipcallManagedTable table, TimestampTz cutoff);
 static int32 cleanup(SipcallManagedTable table, const char *key);
 static void raise_bad_value(const char *key, const char *detail)
@@ -555,6 +557,30 @@ count_rows(Oid relid, const char *qname)
 }
 
 /*
+ * Delete the rows older than cutoff from those of parts whose "whole" flag
+ * equals whole, noting each one's count; return the sum.
+ */
+static int64
+trim_parts(ExpiredPart *parts, int nparts, bool whole, const char *key,
+		   TimestampTz cutoff)
+{
+	int64		total = 0;
+	int			i;
+
+	for (i = 0; i < nparts; i++)
+	{
+		if (parts[i].whole != whole)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		parts[i].rows = spi_count(psprintf("DELETE FROM ONLY %s WHERE %s OPERATOR(pg_catalog.<) $1",
+										   parts[i].qname, key),
+								  cutoff, true);
+		total += parts[i].rows;
+	}
+	return total;
+}
+
+/*
  * Remove the rows of table older than cutoff; return how many went.  The
  * caller runs as the extension's owner, with SPI connected and, for calls,
  * session_replication_role = replica.
@@ -667,16 +693,7 @@ retention_run(SipcallManagedTable table, TimestampTz cutoff)
 	}
 
 	/* trim the straddling month and the default partition */
-	for (i = 0; i < nparts; i++)
-	{
-		if (parts[i].whole)
-			continue;
-		CHECK_FOR_INTERRUPTS();
-		parts[i].rows = spi_count(psprintf("DELETE FROM ONLY %s WHERE %s OPERATOR(pg_catalog.<) $1",
-										   parts[i].qname, key),
-								  cutoff, true);
-		total += parts[i].rows;
-	}
+	total += trim_parts(parts, nparts, false, key, cutoff);
 
 	if (nwhole == 0)
 		return total;
@@ -737,16 +754,7 @@ retention_run(SipcallManagedTable table, TimestampTz cutoff)
 				(errmsg("sipcall: could not lock \"%s\" within sipcall.lock_timeout, deleting expired rows instead of dropping partitions",
 						sipcall_managed_names[table]),
 				 errdetail("The emptied partitions are dropped by a later cleanup.")));
-		for (i = 0; i < nparts; i++)
-		{
-			if (!parts[i].whole)
-				continue;
-			CHECK_FOR_INTERRUPTS();
-			parts[i].rows = spi_count(psprintf("DELETE FROM ONLY %s WHERE %s OPERATOR(pg_catalog.<) $1",
-											   parts[i].qname, key),
-									  cutoff, true);
-			total += parts[i].rows;
-		}
+		total += trim_parts(parts, nparts, true, key, cutoff);
 	}
 
 	return total;

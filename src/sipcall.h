@@ -48,6 +48,7 @@ typedef struct SipcallSavedUser
 } SipcallSavedUser;
 
 extern Oid	sipcall_extension_oid(bool missing_ok);
+extern Oid	sipcall_extension_schema(const char *extname);
 extern Oid	sipcall_schema_oid(bool missing_ok);
 extern Oid	sipcall_relid(const char *relname, bool missing_ok);
 extern void sipcall_become_owner(SipcallSavedUser *saved);

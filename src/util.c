@@ -70,17 +70,31 @@ extension_row(Oid extoid, Oid *owner, Oid *nspoid)
 	table_close(rel, AccessShareLock);
 }
 
-/* The OID of the schema sipcall lives in. */
+/*
+ * The OID of the schema extension extname is installed in, or InvalidOid
+ * when it is not created in this database.
+ */
 Oid
-sipcall_schema_oid(bool missing_ok)
+sipcall_extension_schema(const char *extname)
 {
-	Oid			extoid = sipcall_extension_oid(missing_ok);
+	Oid			extoid = get_extension_oid(extname, true);
 	Oid			owner;
 	Oid			nspoid;
 
 	if (!OidIsValid(extoid))
 		return InvalidOid;
 	extension_row(extoid, &owner, &nspoid);
+	return nspoid;
+}
+
+/* The OID of the schema sipcall lives in. */
+Oid
+sipcall_schema_oid(bool missing_ok)
+{
+	Oid			nspoid = sipcall_extension_schema(SIPCALL_EXTENSION_NAME);
+
+	if (!OidIsValid(nspoid) && !missing_ok)
+		(void) sipcall_extension_oid(false);	/* raises the usual error */
 	return nspoid;
 }
 
