@@ -87,6 +87,43 @@ INSERT INTO sipcall.users (id, nextcloud_user_id) VALUES ('9d000000-0000-4000-80
 SELECT e - 'user' AS rest, e #>> '{user,nextcloud_user_id}' AS who
   FROM sipcall.export_user_data('9d000000-0000-4000-8000-000000000003', 'any key') AS e;
 
+-- many rows stored out of order, with equal times: ordered by time, then
+-- id, whatever order the scan finds them in (the export orders them itself)
+INSERT INTO sipcall.users (id, nextcloud_user_id) VALUES ('9d000000-0000-4000-8000-000000000004', 'gdpr_dave');
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, caller_id_enc, status,
+                           initiated_at, duration_seconds, cost_cents, quality_score)
+SELECT md5('call' || i)::uuid, '9d000000-0000-4000-8000-000000000004',
+       sipcall.encrypt_data('+49' || i, 'gdpr-key'),
+       CASE WHEN i % 3 = 0 THEN NULL ELSE sipcall.encrypt_data('+33' || i, 'gdpr-key') END,
+       repeat('s', i % 7), '2026-02-01 00:00:00+00'::timestamptz + (i % 50) * interval '1 minute',
+       i * 1000003, CASE WHEN i % 5 = 0 THEN NULL ELSE i END, 0.5
+  FROM generate_series(1, 300) i ORDER BY md5(i::text);
+INSERT INTO sipcall.call_events (call_id, event_type, event_data, "timestamp")
+SELECT md5('call' || (i % 300 + 1))::uuid, repeat('e', i % 5),
+       CASE i % 4 WHEN 0 THEN NULL WHEN 1 THEN jsonb_build_object('n', i / 7.0)
+                  WHEN 2 THEN to_jsonb(i * 1.25) ELSE jsonb_build_array(i, 'x') END,
+       '2026-02-01 00:00:00+00'::timestamptz + (i % 40) * interval '1 second'
+  FROM generate_series(1, 900) i ORDER BY md5('e' || i);
+WITH e AS (SELECT sipcall.export_user_data('9d000000-0000-4000-8000-000000000004', 'gdpr-key') AS j),
+     r AS (SELECT jsonb_build_object(
+       'calls', (SELECT jsonb_agg(jsonb_build_object('id', c.id,
+                    'destination_number', sipcall.decrypt_data(c.destination_number_enc, 'gdpr-key'),
+                    'caller_id', sipcall.decrypt_data(c.caller_id_enc, 'gdpr-key'), 'status', c.status,
+                    'initiated_at', c.initiated_at, 'duration_seconds', c.duration_seconds,
+                    'cost_cents', c.cost_cents) ORDER BY c.initiated_at, c.id)
+                   FROM sipcall.calls c WHERE c.user_id = '9d000000-0000-4000-8000-000000000004'),
+       'call_events', (SELECT jsonb_agg(jsonb_build_object('id', v.id, 'call_id', v.call_id,
+                    'event_type', v.event_type, 'event_data', v.event_data,
+                    'timestamp', v."timestamp") ORDER BY v."timestamp", v.id)
+                   FROM sipcall.call_events v WHERE v.user_id = '9d000000-0000-4000-8000-000000000004')) AS j)
+SELECT jsonb_array_length(e.j -> 'calls') AS calls, jsonb_array_length(e.j -> 'call_events') AS events,
+       e.j -> 'calls' = r.j -> 'calls' AS calls_equal,
+       (e.j -> 'calls')::text = (r.j -> 'calls')::text AS calls_same_text,
+       e.j -> 'call_events' = r.j -> 'call_events' AS events_equal,
+       (e.j -> 'call_events')::text = (r.j -> 'call_events')::text AS events_same_text,
+       e.j::text::jsonb = e.j AS round_trip
+  FROM e, r;
+
 -- NULL in, NULL out
 SELECT sipcall.export_user_data(NULL, 'gdpr-key') IS NULL AS null_id,
        sipcall.export_user_data('9d000000-0000-4000-8000-000000000001', NULL) IS NULL AS null_key;
@@ -198,7 +235,8 @@ SELECT count(*) AS erased_days_left FROM sipcall.daily_call_summary
 -- clean up
 SET ROLE gdpr_app;
 SELECT sipcall.delete_user_data('9d000000-0000-4000-8000-000000000002'),
-       sipcall.delete_user_data('9d000000-0000-4000-8000-000000000003');
+       sipcall.delete_user_data('9d000000-0000-4000-8000-000000000003'),
+       sipcall.delete_user_data('9d000000-0000-4000-8000-000000000004');
 RESET ROLE;
 DELETE FROM sipcall.audit_logs WHERE action IN ('gdpr_export', 'gdpr_erasure') OR action LIKE 'gdpr_t_%';
 REVOKE ALL ON SCHEMA sipcall FROM gdpr_app;
