@@ -184,33 +184,35 @@ SELECT sipcall.cleanup_old_call_events() AS removed_again;
 -- The rows of an expired month are counted exactly, whichever way: through
 -- its smallest index where VACUUM marked the heap pages all-visible (with
 -- the pages changed since then counted tuple by tuple), or page by page.
+-- (The times are fixed once: a slow run must not shift the ranges.)
+SELECT pg_temp.ago(interval '300 days') AS t300 \gset
 SELECT count(sipcall.create_partition('sipcall.call_events', (pg_temp.ago(a) AT TIME ZONE 'UTC')::date))
   FROM unnest(ARRAY[interval '300 days', interval '330 days']) a;
 INSERT INTO sipcall.call_events (call_id, event_type, event_data, "timestamp")
 SELECT c.id, 'count_test', jsonb_build_object('i', i),
-       pg_temp.ago(interval '300 days') + i * interval '1 second'
+       :'t300'::timestamptz + i * interval '1 second'
   FROM (SELECT id FROM sipcall.calls
          WHERE user_id = '5e7e0000-0000-4000-8000-000000000001' LIMIT 1) c,
        generate_series(1, 4000) i;
 -- the month of 300 days: all-visible, then partly deleted and updated
 VACUUM (FREEZE) sipcall.call_events;
 SELECT relallvisible > 0 AS all_visible_marked
-  FROM pg_class WHERE oid = pg_temp.part_of('call_events', pg_temp.ago(interval '300 days'));
+  FROM pg_class WHERE oid = pg_temp.part_of('call_events', :'t300'::timestamptz);
 DELETE FROM sipcall.call_events
  WHERE event_type = 'count_test'
-   AND "timestamp" BETWEEN pg_temp.ago(interval '300 days')
-                       AND pg_temp.ago(interval '300 days') + interval '500 seconds';
+   AND "timestamp" BETWEEN :'t300'::timestamptz
+                       AND :'t300'::timestamptz + interval '500 seconds';
 UPDATE sipcall.call_events SET event_data = '{"updated": true}'
- WHERE event_type = 'count_test' AND "timestamp" > pg_temp.ago(interval '300 days') + interval '3900 seconds'
-   AND "timestamp" < pg_temp.ago(interval '299 days');
+ WHERE event_type = 'count_test' AND "timestamp" > :'t300'::timestamptz + interval '3900 seconds'
+   AND "timestamp" < :'t300'::timestamptz + interval '1 day';
 -- the month of 330 days: never vacuumed, counted page by page
 INSERT INTO sipcall.call_events (call_id, event_type, "timestamp")
 SELECT call_id, event_type, "timestamp" - interval '30 days' FROM sipcall.call_events
  WHERE event_type = 'count_test';
 DELETE FROM sipcall.call_events
  WHERE event_type = 'count_test'
-   AND "timestamp" BETWEEN pg_temp.ago(interval '330 days')
-                       AND pg_temp.ago(interval '330 days') + interval '1000 seconds';
+   AND "timestamp" BETWEEN (:'t300'::timestamptz - interval '30 days')
+                       AND (:'t300'::timestamptz - interval '30 days') + interval '1000 seconds';
 SELECT count(*) AS expired_rows FROM sipcall.call_events
  WHERE "timestamp" < pg_temp.ago(interval '90 days');
 SELECT sipcall.cleanup_old_call_events() AS events_removed;

@@ -53,14 +53,21 @@
 
 #include <sys/mman.h>
 
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "nodes/params.h"
 #include "nodes/value.h"
 #include "parser/parse_func.h"
-#include "tcop/dest.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
@@ -68,7 +75,10 @@
 #include "utils/lsyscache.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/fmgroids.h"
 #include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/uuid.h"
 
 #include "sipcall.h"
@@ -151,24 +161,59 @@ typedef struct ExportState
 } ExportState;
 
 /*
- * The receiver of one exported query: each row the executor produces
- * becomes an object in the array at the end of the document, without the
- * row being copied anywhere first.
+ * What one kind of row is exported as: the managed table, its index
+ * leading with user_id, the columns (with the object key each becomes,
+ * when it is not the column's name) and the two columns it is ordered by.
  */
-typedef struct ExportReceiver
+typedef struct ExportSpec
 {
-	DestReceiver pub;
-	ExportState *st;
-	DocArray   *arr;
-	const bool *decrypt_cols;
+	const char *table;
+	const char *index;
+	int			ncols;
+	const char *columns[EXPORT_MAX_COLUMNS];
+	const char *keys[EXPORT_MAX_COLUMNS];	/* NULL: the column's name */
+	bool		decrypt[EXPORT_MAX_COLUMNS];	/* bytea to decrypt */
 	int			ts_col;			/* the timestamptz column to order by */
 	int			id_col;			/* then this one (uuid or integer) */
-	int			ncols;
+} ExportSpec;
+
+static const ExportSpec export_calls = {
+	"calls", "idx_calls_user_id", 7,
+	{"id", "destination_number_enc", "caller_id_enc", "status",
+	"initiated_at", "duration_seconds", "cost_cents"},
+	{NULL, "destination_number", "caller_id"},
+	{false, true, true},
+	4, 0
+};
+
+static const ExportSpec export_audit = {
+	"audit_logs", "idx_audit_logs_user_id", 8,
+	{"id", "action", "resource_type", "resource_id", "details", "ip_address",
+	"user_agent", "timestamp"},
+	{NULL},
+	{false},
+	7, 0
+};
+
+static const ExportSpec export_events = {
+	"call_events", "idx_call_events_user_id", 5,
+	{"id", "call_id", "event_type", "event_data", "timestamp"},
+	{NULL},
+	{false},
+	4, 0
+};
+
+/* one kind of row being exported */
+typedef struct ExportTable
+{
+	ExportState *st;
+	const ExportSpec *spec;
+	DocArray	arr;
 	ExportColumn cols[EXPORT_MAX_COLUMNS];
 	ExportColumn *order[EXPORT_MAX_COLUMNS];	/* cols in jsonb key order */
 	DocBuf		keys;			/* the keys' JEntries, then their text */
 	uint32		keyslen;		/* length of the keys' text */
-} ExportReceiver;
+} ExportTable;
 
 /*---- forward declarations ----*/
 
@@ -189,14 +234,12 @@ static void array_begin(ExportState *st, DocArray *arr);
 static DocElement *array_add(ExportState *st, DocArray *arr, uint32 start);
 static int	element_cmp(const void *a, const void *b);
 static JEntry array_end(ExportState *st, DocArray *arr);
-static void export_startup(DestReceiver *self, int operation,
-						   TupleDesc typeinfo);
-static bool export_receive(TupleTableSlot *slot, DestReceiver *self);
-static void export_shutdown(DestReceiver *self);
-static void export_destroy(DestReceiver *self);
-static JEntry export_query(ExportState *st, const char *sql, Datum user_id,
-						   const bool *decrypt_cols, int ts_col, int id_col,
-						   uint32 *nrows);
+static void export_columns(ExportTable *t, Relation parent);
+static void export_row(ExportTable *t, Datum *values, bool *isnull);
+static void export_partition(ExportTable *t, Relation rel, Oid index,
+							 Datum user_id, Snapshot snapshot);
+static JEntry export_table(ExportState *st, const ExportSpec *spec,
+						   Datum user_id, Snapshot snapshot, uint32 *nrows);
 static Jsonb *export_user(Datum user_id, Datum key);
 
 /*
@@ -650,31 +693,31 @@ array_end(ExportState *st, DocArray *arr)
 	return JENTRY_ISCONTAINER | (doc->len - arr->padstart);
 }
 
-/* the columns' keys, order and conversions, worked out once per query */
+/* the columns' keys, order and conversions, from the parent table */
 static void
-export_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+export_columns(ExportTable *t, Relation parent)
 {
-	ExportReceiver *r = (ExportReceiver *) self;
-	ExportState *st = r->st;
+	ExportState *st = t->st;
+	const ExportSpec *spec = t->spec;
 	int			c;
 
-	r->ncols = typeinfo->natts;
-	if (r->ncols > EXPORT_MAX_COLUMNS)
-		elog(ERROR, "too many columns to export");
-	for (c = 0; c < r->ncols; c++)
+	for (c = 0; c < spec->ncols; c++)
 	{
-		Form_pg_attribute att = TupleDescAttr(typeinfo, c);
-		ExportColumn *col = &r->cols[c];
+		ExportColumn *col = &t->cols[c];
+		AttrNumber	attno = get_attnum(RelationGetRelid(parent), spec->columns[c]);
 
-		col->key = MemoryContextStrdup(st->cxt, NameStr(att->attname));
+		if (attno == InvalidAttrNumber)
+			elog(ERROR, "column \"%s\" of \"%s\" is missing",
+				 spec->columns[c], spec->table);
+		col->key = pstrdup(spec->keys[c] ? spec->keys[c] : spec->columns[c]);
 		col->keylen = strlen(col->key);
-		col->typid = att->atttypid;
-		col->decrypt = r->decrypt_cols != NULL && r->decrypt_cols[c];
+		col->typid = TupleDescAttr(RelationGetDescr(parent), attno - 1)->atttypid;
+		col->decrypt = spec->decrypt[c];
 		if (col->decrypt && col->typid != BYTEAOID)
-			elog(ERROR, "column \"%s\" to decrypt is not bytea", col->key);
-		if ((c == r->ts_col && col->typid != TIMESTAMPTZOID) ||
-			(c == r->id_col && col->typid != UUIDOID && col->typid != INT4OID))
-			elog(ERROR, "column \"%s\" cannot order an export", col->key);
+			elog(ERROR, "column \"%s\" to decrypt is not bytea", spec->columns[c]);
+		if ((c == spec->ts_col && col->typid != TIMESTAMPTZOID) ||
+			(c == spec->id_col && col->typid != UUIDOID && col->typid != INT4OID))
+			elog(ERROR, "column \"%s\" cannot order an export", spec->columns[c]);
 		if (!col->decrypt)
 		{
 			Oid			outfn;
@@ -683,36 +726,39 @@ export_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 			getTypeOutputInfo(col->typid, &outfn, &varlena);
 			fmgr_info_cxt(outfn, &col->outfunc, st->cxt);
 		}
-		r->order[c] = col;
+		t->order[c] = col;
 	}
-	qsort(r->order, r->ncols, sizeof(ExportColumn *), key_cmp);
+	qsort(t->order, spec->ncols, sizeof(ExportColumn *), key_cmp);
 
-	doc_init(&r->keys, st->cxt, 256);
-	r->keyslen = 0;
-	for (c = 0; c < r->ncols; c++)
+	doc_init(&t->keys, st->cxt, 256);
+	t->keyslen = 0;
+	for (c = 0; c < spec->ncols; c++)
 	{
 		JEntry		entry;
 
-		r->keyslen += r->order[c]->keylen;
+		t->keyslen += t->order[c]->keylen;
 		entry = c % JB_OFFSET_STRIDE == 0 ?
-			(JENTRY_ISSTRING | JENTRY_HAS_OFF | r->keyslen) :
-			(JENTRY_ISSTRING | r->order[c]->keylen);
-		doc_append(&r->keys, &entry, sizeof(JEntry));
+			(JENTRY_ISSTRING | JENTRY_HAS_OFF | t->keyslen) :
+			(JENTRY_ISSTRING | t->order[c]->keylen);
+		doc_append(&t->keys, &entry, sizeof(JEntry));
 	}
-	for (c = 0; c < r->ncols; c++)
-		doc_append(&r->keys, r->order[c]->key, r->order[c]->keylen);
+	for (c = 0; c < spec->ncols; c++)
+		doc_append(&t->keys, t->order[c]->key, t->order[c]->keylen);
 }
 
-/* one row: an object appended to the array */
-static bool
-export_receive(TupleTableSlot *slot, DestReceiver *self)
+/*
+ * One row (its values in the spec's column order): an object appended to
+ * the array, with the key it is ordered by.
+ */
+static void
+export_row(ExportTable *t, Datum *values, bool *isnull)
 {
-	ExportReceiver *r = (ExportReceiver *) self;
-	ExportState *st = r->st;
+	ExportState *st = t->st;
+	const ExportSpec *spec = t->spec;
 	DocBuf	   *doc = &st->doc;
-	int			ncols = r->ncols;
+	int			ncols = spec->ncols;
 	uint32		header = (uint32) ncols | JB_FOBJECT;
-	uint32		totallen = r->keyslen;
+	uint32		totallen = t->keyslen;
 	uint32		start;
 	uint32		entries_at;
 	DocElement *elem;
@@ -720,9 +766,7 @@ export_receive(TupleTableSlot *slot, DestReceiver *self)
 	MemoryContext oldcxt;
 	int			c;
 
-	CHECK_FOR_INTERRUPTS();
-	slot_getallattrs(slot);
-	if (slot->tts_isnull[r->ts_col] || slot->tts_isnull[r->id_col])
+	if (isnull[spec->ts_col] || isnull[spec->id_col])
 		elog(ERROR, "exported row without timestamp or id");
 	oldcxt = MemoryContextSwitchTo(st->rowcxt);
 
@@ -730,20 +774,19 @@ export_receive(TupleTableSlot *slot, DestReceiver *self)
 	(void) doc_pad(doc);
 	start = doc->len;
 	doc_append(doc, &header, sizeof(uint32));
-	doc_append(doc, r->keys.data, ncols * sizeof(JEntry));
+	doc_append(doc, t->keys.data, ncols * sizeof(JEntry));
 	entries_at = doc->len;
 	doc_reserve(doc, ncols * sizeof(JEntry));
 	doc->len += ncols * sizeof(JEntry);
-	doc_append(doc, r->keys.data + ncols * sizeof(JEntry), r->keyslen);
+	doc_append(doc, t->keys.data + ncols * sizeof(JEntry), t->keyslen);
 
 	for (c = 0; c < ncols; c++)
 	{
-		int			attno = r->order[c] - r->cols;
+		int			attno = t->order[c] - t->cols;
 		uint32		vstart = doc->len;
 		JEntry		entry;
 
-		entry = write_value(st, doc, r->order[c], slot->tts_values[attno],
-							slot->tts_isnull[attno]);
+		entry = write_value(st, doc, t->order[c], values[attno], isnull[attno]);
 		Assert(JBE_OFFLENFLD(entry) == doc->len - vstart);
 		totallen += doc->len - vstart;
 		if ((c + ncols) % JB_OFFSET_STRIDE == 0)
@@ -753,10 +796,10 @@ export_receive(TupleTableSlot *slot, DestReceiver *self)
 	}
 
 	/* its key: the timestamp, then the id in memcmp order */
-	elem = array_add(st, r->arr, start);
-	elem->ts = DatumGetTimestampTz(slot->tts_values[r->ts_col]);
-	id = slot->tts_values[r->id_col];
-	if (r->cols[r->id_col].typid == UUIDOID)
+	elem = array_add(st, &t->arr, start);
+	elem->ts = DatumGetTimestampTz(values[spec->ts_col]);
+	id = values[spec->id_col];
+	if (t->cols[spec->id_col].typid == UUIDOID)
 		memcpy(elem->tie, DatumGetUUIDP(id)->data, UUID_LEN);
 	else
 	{
@@ -771,68 +814,163 @@ export_receive(TupleTableSlot *slot, DestReceiver *self)
 
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(st->rowcxt);
-	return true;
-}
-
-static void
-export_shutdown(DestReceiver *self)
-{
-}
-
-static void
-export_destroy(DestReceiver *self)
-{
 }
 
 /*
- * Run sql (one parameter: the user's id) and append its rows to the
- * document as an array of objects, one key per column (named as the
- * column), ordered by the columns numbered ts_col, then id_col (from 0).
- * Columns flagged in decrypt_cols are bytea to decrypt.  Returns the
- * array's JEntry; *nrows is set to its number of elements.
+ * Export the user's rows of one partition: through its piece of the
+ * user_id index (index, InvalidOid when it has none) or, failing that, a
+ * scan of the whole partition with the same key.
+ */
+static void
+export_partition(ExportTable *t, Relation rel, Oid index, Datum user_id,
+				 Snapshot snapshot)
+{
+	const ExportSpec *spec = t->spec;
+	AttrNumber	attnos[EXPORT_MAX_COLUMNS];
+	AttrNumber	maxattno = 0;
+	AttrNumber	user_attno = get_attnum(RelationGetRelid(rel), "user_id");
+	Datum		values[EXPORT_MAX_COLUMNS];
+	bool		isnull[EXPORT_MAX_COLUMNS];
+	TupleTableSlot *slot;
+	Relation	irel = NULL;
+	IndexScanDesc iscan = NULL;
+	TableScanDesc hscan = NULL;
+	ScanKeyData skey;
+	int			c;
+
+	/* a partition's columns may be numbered unlike its parent's */
+	for (c = 0; c < spec->ncols; c++)
+	{
+		attnos[c] = get_attnum(RelationGetRelid(rel), spec->columns[c]);
+		if (attnos[c] == InvalidAttrNumber || user_attno == InvalidAttrNumber)
+			elog(ERROR, "partition \"%s\" lacks a column of \"%s\"",
+				 RelationGetRelationName(rel), spec->table);
+		maxattno = Max(maxattno, attnos[c]);
+	}
+
+	if (OidIsValid(index))
+	{
+		irel = index_open(index, AccessShareLock);
+		if (irel->rd_index->indkey.values[0] != user_attno)
+		{
+			index_close(irel, AccessShareLock);
+			irel = NULL;
+		}
+	}
+
+	slot = table_slot_create(rel, NULL);
+	if (irel != NULL)
+	{
+		ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_UUID_EQ, user_id);
+		iscan = index_beginscan(rel, irel, snapshot, 1, 0);
+		index_rescan(iscan, &skey, 1, NULL, 0);
+	}
+	else
+	{
+		ScanKeyInit(&skey, user_attno, BTEqualStrategyNumber, F_UUID_EQ, user_id);
+		hscan = table_beginscan(rel, snapshot, 1, &skey);
+	}
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (iscan != NULL ?
+			!index_getnext_slot(iscan, ForwardScanDirection, slot) :
+			!table_scan_getnextslot(hscan, ForwardScanDirection, slot))
+			break;
+		slot_getsomeattrs(slot, maxattno);
+		for (c = 0; c < spec->ncols; c++)
+		{
+			values[c] = slot->tts_values[attnos[c] - 1];
+			isnull[c] = slot->tts_isnull[attnos[c] - 1];
+		}
+		export_row(t, values, isnull);
+	}
+
+	if (iscan != NULL)
+	{
+		index_endscan(iscan);
+		index_close(irel, AccessShareLock);
+	}
+	else
+		table_endscan(hscan);
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/*
+ * Append the user's rows of one managed table to the document as an array
+ * of objects, ordered by timestamp and id.  Returns the array's JEntry;
+ * *nrows is set to its number of elements.
+ *
+ * The rows are read with scans of their own, not through SPI: every
+ * partition through its piece of the user_id index, under the snapshot
+ * the caller took, so that the three tables are read as of one moment.
+ * This spares planning each query over every partition and all of their
+ * indexes, which in a new connection (the usual case: one request, one
+ * export) cost more than reading the rows.  Partitions are locked as the
+ * planner would lock them, and the parent first, so none can be detached
+ * or dropped meanwhile.
  */
 static JEntry
-export_query(ExportState *st, const char *sql, Datum user_id,
-			 const bool *decrypt_cols, int ts_col, int id_col, uint32 *nrows)
+export_table(ExportState *st, const ExportSpec *spec, Datum user_id,
+			 Snapshot snapshot, uint32 *nrows)
 {
-	ExportReceiver receiver;
-	DocArray	arr;
-	SPIExecuteOptions options;
-	ParamListInfo params;
-	int			rc;
+	Oid			nspoid = sipcall_schema_oid(false);
+	Oid			parentid = get_relname_relid(spec->table, nspoid);
+	Oid			pindex = get_relname_relid(spec->index, nspoid);
+	ExportTable t;
+	Relation	parent;
+	List	   *parts;
+	List	   *indexes = NIL;
+	ListCell   *lc;
 
-	memset(&receiver, 0, sizeof(receiver));
-	receiver.pub.receiveSlot = export_receive;
-	receiver.pub.rStartup = export_startup;
-	receiver.pub.rShutdown = export_shutdown;
-	receiver.pub.rDestroy = export_destroy;
-	/* any kind but DestNone, which SPI takes for discarding the rows */
-	receiver.pub.mydest = DestTuplestore;
-	receiver.st = st;
-	receiver.arr = &arr;
-	receiver.decrypt_cols = decrypt_cols;
-	receiver.ts_col = ts_col;
-	receiver.id_col = id_col;
+	if (!OidIsValid(parentid))
+		elog(ERROR, "table \"%s\" of sipcall is missing", spec->table);
 
-	params = makeParamList(1);
-	params->numParams = 1;
-	params->params[0].value = user_id;
-	params->params[0].isnull = false;
-	params->params[0].pflags = PARAM_FLAG_CONST;
-	params->params[0].ptype = UUIDOID;
+	memset(&t, 0, sizeof(t));
+	t.st = st;
+	t.spec = spec;
+	parent = table_open(parentid, AccessShareLock);
+	export_columns(&t, parent);
 
-	memset(&options, 0, sizeof(options));
-	options.params = params;
-	options.read_only = false;
-	options.dest = (DestReceiver *) &receiver;
+	if (parent->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+	{
+		parts = find_inheritance_children(parentid, AccessShareLock);
+		if (OidIsValid(pindex))
+			indexes = find_inheritance_children(pindex, NoLock);
+	}
+	else
+	{
+		parts = list_make1_oid(parentid);
+		if (OidIsValid(pindex))
+			indexes = list_make1_oid(pindex);
+	}
 
-	array_begin(st, &arr);
-	rc = SPI_execute_extended(sql, &options);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_extended failed: %s",
-			 SPI_result_code_string(rc));
-	*nrows = arr.nelems;
-	return array_end(st, &arr);
+	array_begin(st, &t.arr);
+	foreach(lc, parts)
+	{
+		Oid			partid = lfirst_oid(lc);
+		Oid			index = InvalidOid;
+		Relation	rel;
+		ListCell   *li;
+
+		foreach(li, indexes)
+		{
+			if (IndexGetRelation(lfirst_oid(li), false) == partid)
+			{
+				index = lfirst_oid(li);
+				break;
+			}
+		}
+		rel = table_open(partid, NoLock);
+		if (rel->rd_rel->relkind == RELKIND_RELATION)
+			export_partition(&t, rel, index, user_id, snapshot);
+		table_close(rel, NoLock);
+	}
+	table_close(parent, NoLock);
+
+	*nrows = t.arr.nelems;
+	return array_end(st, &t.arr);
 }
 
 /*
@@ -849,8 +987,6 @@ export_user(Datum user_id, Datum key)
 {
 	static const char *const keys[4] = {"user", "calls", "audit_logs",
 	"call_events"};
-	static const bool call_decrypt[] = {false, true, true, false, false,
-	false, false};
 	MemoryContext callcxt = CurrentMemoryContext;
 	const char *nsp;
 	ExportState st;
@@ -860,6 +996,7 @@ export_user(Datum user_id, Datum key)
 	Datum		args[5];
 	Jsonb	   *user;
 	bool		isnull;
+	Snapshot	snapshot;
 	uint32		counts[4] = {0, 0, 0, 0};
 	JEntry		entries[8];
 	uint32		header = 4 | JB_FOBJECT;
@@ -904,6 +1041,10 @@ export_user(Datum user_id, Datum key)
 											SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 
+	/* one snapshot for the three tables, taken once the user is locked */
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+
 	/* header, room for the JEntries, the keys */
 	doc_init(doc, callcxt, EXPORT_INITIAL_SIZE);
 	doc->len = VARHDRSZ;
@@ -932,27 +1073,16 @@ export_user(Datum user_id, Datum key)
 										VARSIZE(user) - VARHDRSZ);
 				break;
 			case 1:
-				entry = export_query(&st,
-									 psprintf("SELECT id,"
-											  " destination_number_enc AS destination_number,"
-											  " caller_id_enc AS caller_id, status,"
-											  " initiated_at, duration_seconds, cost_cents"
-											  " FROM %s.calls WHERE user_id = $1", nsp),
-									 user_id, call_decrypt, 4, 0, &counts[i]);
+				entry = export_table(&st, &export_calls, user_id, snapshot,
+									 &counts[i]);
 				break;
 			case 2:
-				entry = export_query(&st,
-									 psprintf("SELECT id, action, resource_type, resource_id,"
-											  " details, ip_address, user_agent, \"timestamp\""
-											  " FROM %s.audit_logs WHERE user_id = $1", nsp),
-									 user_id, NULL, 7, 0, &counts[i]);
+				entry = export_table(&st, &export_audit, user_id, snapshot,
+									 &counts[i]);
 				break;
 			default:
-				entry = export_query(&st,
-									 psprintf("SELECT id, call_id, event_type, event_data,"
-											  " \"timestamp\""
-											  " FROM %s.call_events WHERE user_id = $1", nsp),
-									 user_id, NULL, 4, 0, &counts[i]);
+				entry = export_table(&st, &export_events, user_id, snapshot,
+									 &counts[i]);
 				break;
 		}
 		Assert(JBE_OFFLENFLD(entry) == doc->len - vstart);
@@ -967,6 +1097,7 @@ export_user(Datum user_id, Datum key)
 	SET_VARSIZE(doc->data, doc->len);
 	doc->data = repalloc_huge(doc->data, doc->len);
 
+	UnregisterSnapshot(snapshot);
 	MemoryContextDelete(st.cxt);
 	MemoryContextDelete(st.rowcxt);
 

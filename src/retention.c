@@ -52,10 +52,12 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
-#include "access/nbtree.h"
-#include "access/visibilitymap.h"
 #include "access/htup_details.h"
+#include "access/nbtree.h"
+#include "access/stratnum.h"
 #include "access/table.h"
+#include "access/tableam.h"
+#include "access/visibilitymap.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/pg_am.h"
@@ -67,6 +69,7 @@
 #include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -74,6 +77,7 @@
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -143,43 +147,53 @@ raise_bad_value(const char *key, const char *detail)
 
 /*
  * The config_value of key in system_config, or NULL when there is no such
- * row.  Read as the extension's owner; the result lives in the caller's
- * memory context.
+ * row.  Read directly, whoever the caller is (the table is sipcall's own);
+ * the result lives in the caller's memory context.
  */
 static Jsonb *
 config_lookup(const char *key)
 {
-	SipcallSavedUser saved;
-	MemoryContext oldcxt = CurrentMemoryContext;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1];
+	Oid			relid = sipcall_relid("system_config", false);
+	Relation	rel;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	ScanKeyData skey;
+	Snapshot	snapshot;
+	AttrNumber	keyatt = get_attnum(relid, "config_key");
+	AttrNumber	valatt = get_attnum(relid, "config_value");
 	Jsonb	   *result = NULL;
 
-	sipcall_become_owner(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	args[0] = CStringGetTextDatum(key);
-	if (sipcall_spi_exec(psprintf("SELECT config_value FROM %s.system_config"
-								  " WHERE config_key OPERATOR(pg_catalog.=) $1",
-								  quote_identifier(get_namespace_name(sipcall_schema_oid(false)))),
-						 1, argtypes, args, NULL, SPI_OK_SELECT) > 0)
+	if (keyatt == InvalidAttrNumber || valatt == InvalidAttrNumber)
+		elog(ERROR, "table system_config of sipcall lacks its columns");
+
+	/*
+	 * A scan of the table itself (a page or two), not a query: in a new
+	 * connection, parsing and planning one cost more than the rest of a
+	 * cleanup that finds nothing to do.
+	 */
+	rel = table_open(relid, AccessShareLock);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyInit(&skey, keyatt, BTEqualStrategyNumber, F_TEXTEQ,
+				CStringGetTextDatum(key));
+	scan = table_beginscan(rel, snapshot, 1, &skey);
+	slot = table_slot_create(rel, NULL);
+	if (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
 		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
-									  SPI_tuptable->tupdesc, 1, &isnull);
+		Datum		d = slot_getattr(slot, valatt, &isnull);
 
 		if (!isnull)
 		{
 			Jsonb	   *jb = DatumGetJsonbP(d);
-			MemoryContext spicxt = MemoryContextSwitchTo(oldcxt);
 
 			result = palloc(VARSIZE(jb));
 			memcpy(result, jb, VARSIZE(jb));
-			MemoryContextSwitchTo(spicxt);
 		}
 	}
-	SPI_finish();
-	sipcall_restore_user(&saved);
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
 	return result;
 }
 
