@@ -4,17 +4,18 @@
  *		GDPR export and erasure: sipcall.export_user_data() and
  *		sipcall.delete_user_data().
  *
- * Export runs one query per kind of row through SPI with its own
- * DestReceiver, and serialises each row, as the executor hands it over,
- * straight into jsonb's binary format in the buffer that becomes the
- * result (see "jsonb serialisation" below): no row is copied into an SPI
- * result, and no JsonbValue tree of the document is built, so memory is
- * about the size of the result.  Phone numbers are decrypted by calling sipcall.decrypt_data through fmgr: its OID is
- * looked up once per call, by name and signature in sipcall's schema (never
- * through the search path), and one FunctionCallInfo is reused for every
- * row, so the function may keep its derived key in fn_extra.  Every error
- * raised while exporting hides the statement (errhidestmt), since the
- * statement carries the encryption key.
+ * Export locks the user's row through SPI, then reads the user's calls,
+ * audit entries and call events under one snapshot, each partition through
+ * its piece of the user_id index (see export_table), and serialises each
+ * row straight into jsonb's binary format in the buffer that becomes the
+ * result (see "jsonb serialisation" below): no JsonbValue tree of the
+ * document is built, so memory is about the size of the result.  Phone
+ * numbers are decrypted by calling sipcall.decrypt_data through fmgr: its
+ * OID is looked up once per call, by name and signature in sipcall's
+ * schema (never through the search path), and one FunctionCallInfo is
+ * reused for every row, so the function may keep its derived key in
+ * fn_extra.  Every error raised while exporting hides the statement
+ * (errhidestmt), since the statement carries the encryption key.
  *
  * Erasure deletes the person's call events in bulk by user_id, then their
  * calls (whose cascade to call_events then finds nothing), rate limits and
@@ -22,8 +23,8 @@
  * entry that names their id in resource_id or details, and records the
  * erasure without any personal data.
  *
- * Both run their statements as the extension's owner: a role needs only
- * EXECUTE on the function (revoked from PUBLIC), no table privileges.
+ * Both run as the extension's owner: a role needs only EXECUTE on the
+ * function (revoked from PUBLIC), no table privileges.
  *
  * Locking:
  *	- Export first locks the user's row FOR KEY SHARE.  An erasure (which
@@ -93,7 +94,6 @@ PG_FUNCTION_INFO_V1(sipcall_delete_user_data);
  */
 #define EXPORT_INITIAL_SIZE	(64 * 1024 * 1024)
 
-
 /* the most columns an exported row may have */
 #define EXPORT_MAX_COLUMNS	16
 
@@ -139,10 +139,10 @@ typedef struct DocArray
 	uint32		nelems;
 } DocArray;
 
-/* how one column of an exported query becomes a jsonb value */
+/* how one exported column becomes a jsonb value */
 typedef struct ExportColumn
 {
-	char	   *key;			/* the object key (the column's name) */
+	char	   *key;			/* the object key */
 	int			keylen;
 	Oid			typid;
 	bool		decrypt;		/* bytea to pass through decrypt_data */
@@ -151,7 +151,7 @@ typedef struct ExportColumn
 
 typedef struct ExportState
 {
-	MemoryContext cxt;			/* column descriptions, JEntry arrays */
+	MemoryContext cxt;			/* column descriptions, element keys */
 	MemoryContext rowcxt;		/* scratch, reset after every row */
 	DocBuf		doc;			/* the result */
 
@@ -236,6 +236,9 @@ static int	element_cmp(const void *a, const void *b);
 static JEntry array_end(ExportState *st, DocArray *arr);
 static void export_columns(ExportTable *t, Relation parent);
 static void export_row(ExportTable *t, Datum *values, bool *isnull);
+static int	tid_cmp(const void *a, const void *b);
+static void export_slot(ExportTable *t, TupleTableSlot *slot,
+						const AttrNumber *attnos, AttrNumber maxattno);
 static void export_partition(ExportTable *t, Relation rel, Oid index,
 							 Datum user_id, Snapshot snapshot);
 static JEntry export_table(ExportState *st, const ExportSpec *spec,
@@ -816,10 +819,43 @@ export_row(ExportTable *t, Datum *values, bool *isnull)
 	MemoryContextReset(st->rowcxt);
 }
 
+/* heap TIDs in physical order */
+static int
+tid_cmp(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
+}
+
+/*
+ * Export one row of a partition, its columns numbered as attnos say.
+ */
+static void
+export_slot(ExportTable *t, TupleTableSlot *slot, const AttrNumber *attnos,
+			AttrNumber maxattno)
+{
+	Datum		values[EXPORT_MAX_COLUMNS];
+	bool		isnull[EXPORT_MAX_COLUMNS];
+	int			c;
+
+	CHECK_FOR_INTERRUPTS();
+	slot_getsomeattrs(slot, maxattno);
+	for (c = 0; c < t->spec->ncols; c++)
+	{
+		values[c] = slot->tts_values[attnos[c] - 1];
+		isnull[c] = slot->tts_isnull[attnos[c] - 1];
+	}
+	export_row(t, values, isnull);
+}
+
 /*
  * Export the user's rows of one partition: through its piece of the
  * user_id index (index, InvalidOid when it has none) or, failing that, a
  * scan of the whole partition with the same key.
+ *
+ * The index gives the rows' TIDs, which are sorted before the rows are
+ * fetched, so that each heap page is visited once, in order, as a bitmap
+ * scan would: an index in (user_id, time) order jumps between pages from
+ * one row to the next.  The rows are ordered later anyway.
  */
 static void
 export_partition(ExportTable *t, Relation rel, Oid index, Datum user_id,
@@ -829,12 +865,8 @@ export_partition(ExportTable *t, Relation rel, Oid index, Datum user_id,
 	AttrNumber	attnos[EXPORT_MAX_COLUMNS];
 	AttrNumber	maxattno = 0;
 	AttrNumber	user_attno = get_attnum(RelationGetRelid(rel), "user_id");
-	Datum		values[EXPORT_MAX_COLUMNS];
-	bool		isnull[EXPORT_MAX_COLUMNS];
 	TupleTableSlot *slot;
 	Relation	irel = NULL;
-	IndexScanDesc iscan = NULL;
-	TableScanDesc hscan = NULL;
 	ScanKeyData skey;
 	int			c;
 
@@ -861,39 +893,62 @@ export_partition(ExportTable *t, Relation rel, Oid index, Datum user_id,
 	slot = table_slot_create(rel, NULL);
 	if (irel != NULL)
 	{
+		IndexScanDesc iscan;
+		IndexFetchTableData *fetch;
+		ItemPointer tid;
+		ItemPointerData *tids;
+		uint32		ntids = 0;
+		uint32		maxtids = 1024;
+		bool		sorted = true;
+		uint32		i;
+
+		tids = palloc(maxtids * sizeof(ItemPointerData));
 		ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_UUID_EQ, user_id);
 		iscan = index_beginscan(rel, irel, snapshot, 1, 0);
 		index_rescan(iscan, &skey, 1, NULL, 0);
-	}
-	else
-	{
-		ScanKeyInit(&skey, user_attno, BTEqualStrategyNumber, F_UUID_EQ, user_id);
-		hscan = table_beginscan(rel, snapshot, 1, &skey);
-	}
-
-	for (;;)
-	{
-		CHECK_FOR_INTERRUPTS();
-		if (iscan != NULL ?
-			!index_getnext_slot(iscan, ForwardScanDirection, slot) :
-			!table_scan_getnextslot(hscan, ForwardScanDirection, slot))
-			break;
-		slot_getsomeattrs(slot, maxattno);
-		for (c = 0; c < spec->ncols; c++)
+		while ((tid = index_getnext_tid(iscan, ForwardScanDirection)) != NULL)
 		{
-			values[c] = slot->tts_values[attnos[c] - 1];
-			isnull[c] = slot->tts_isnull[attnos[c] - 1];
+			CHECK_FOR_INTERRUPTS();
+			if (ntids == maxtids)
+			{
+				maxtids *= 2;
+				tids = repalloc_huge(tids, maxtids * sizeof(ItemPointerData));
+			}
+			tids[ntids] = *tid;
+			if (ntids > 0 && ItemPointerCompare(&tids[ntids - 1], tid) > 0)
+				sorted = false;
+			ntids++;
 		}
-		export_row(t, values, isnull);
-	}
-
-	if (iscan != NULL)
-	{
 		index_endscan(iscan);
 		index_close(irel, AccessShareLock);
+
+		if (!sorted)
+			qsort(tids, ntids, sizeof(ItemPointerData), tid_cmp);
+
+		/* an MVCC snapshot sees at most one member of a HOT chain */
+		fetch = table_index_fetch_begin(rel);
+		for (i = 0; i < ntids; i++)
+		{
+			bool		call_again = false;
+			bool		all_dead = false;
+
+			if (table_index_fetch_tuple(fetch, &tids[i], snapshot, slot,
+										&call_again, &all_dead))
+				export_slot(t, slot, attnos, maxattno);
+		}
+		table_index_fetch_end(fetch);
+		pfree(tids);
 	}
 	else
+	{
+		TableScanDesc hscan;
+
+		ScanKeyInit(&skey, user_attno, BTEqualStrategyNumber, F_UUID_EQ, user_id);
+		hscan = table_beginscan(rel, snapshot, 1, &skey);
+		while (table_scan_getnextslot(hscan, ForwardScanDirection, slot))
+			export_slot(t, slot, attnos, maxattno);
 		table_endscan(hscan);
+	}
 	ExecDropSingleTupleTableSlot(slot);
 }
 
