@@ -269,40 +269,22 @@ crypto_proc_exit(int code, Datum arg)
 /*---- the installation's KDF parameters ----*/
 
 /*
- * Read the salt from system_config (as the extension owner, so callers
- * need no privilege on the table), once per backend.
+ * Read the salt from system_config (whoever the caller is), once per
+ * backend.
  */
 static void
 load_install_params(void)
 {
-	SipcallSavedUser saved;
-	char	   *sql;
+	Jsonb	   *value = sipcall_config_value(SALT_CONFIG_KEY);
+	JsonbValue	v;
 	char	   *hex = NULL;
 	size_t		hexlen;
 	size_t		i;
-	uint64		n;
 	SipcallKdfParams p;
 
-	sql = psprintf("SELECT config_value OPERATOR(pg_catalog.#>>) '{}'::pg_catalog.text[]"
-				   "  FROM %s.system_config"
-				   " WHERE config_key OPERATOR(pg_catalog.=) '" SALT_CONFIG_KEY "'",
-				   quote_identifier(get_namespace_name(sipcall_schema_oid(false))));
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	sipcall_become_owner(&saved);
-	n = sipcall_spi_exec(sql, 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	sipcall_restore_user(&saved);
-	if (n == 1)
-	{
-		char	   *v = SPI_getvalue(SPI_tuptable->vals[0],
-									 SPI_tuptable->tupdesc, 1);
-
-		if (v != NULL)
-			hex = pstrdup(v);	/* in the caller's context */
-	}
-	SPI_finish();
-	pfree(sql);
+	if (value != NULL && JsonbExtractScalar(&value->root, &v) &&
+		v.type == jbvString)
+		hex = pnstrdup(v.val.string.val, v.val.string.len);
 
 	memset(&p, 0, sizeof(p));
 	hexlen = hex ? strlen(hex) : 0;

@@ -116,7 +116,6 @@ typedef struct ExpiredPart
 	int64		rows;			/* rows removed from it */
 } ExpiredPart;
 
-static Jsonb *config_lookup(const char *key);
 static Interval *retention_from_json(const char *key, Jsonb *value,
 									 bool nullable);
 static int	premake_from_json(const char *key, Jsonb *value);
@@ -143,58 +142,6 @@ raise_bad_value(const char *key, const char *detail)
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid value for configuration key \"%s\"", key),
 			 errdetail_internal("%s", detail)));
-}
-
-/*
- * The config_value of key in system_config, or NULL when there is no such
- * row.  Read directly, whoever the caller is (the table is sipcall's own);
- * the result lives in the caller's memory context.
- */
-static Jsonb *
-config_lookup(const char *key)
-{
-	Oid			relid = sipcall_relid("system_config", false);
-	Relation	rel;
-	TableScanDesc scan;
-	TupleTableSlot *slot;
-	ScanKeyData skey;
-	Snapshot	snapshot;
-	AttrNumber	keyatt = get_attnum(relid, "config_key");
-	AttrNumber	valatt = get_attnum(relid, "config_value");
-	Jsonb	   *result = NULL;
-
-	if (keyatt == InvalidAttrNumber || valatt == InvalidAttrNumber)
-		elog(ERROR, "table system_config of sipcall lacks its columns");
-
-	/*
-	 * A scan of the table itself (a page or two), not a query: in a new
-	 * connection, parsing and planning one cost more than the rest of a
-	 * cleanup that finds nothing to do.
-	 */
-	rel = table_open(relid, AccessShareLock);
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	ScanKeyInit(&skey, keyatt, BTEqualStrategyNumber, F_TEXTEQ,
-				CStringGetTextDatum(key));
-	scan = table_beginscan(rel, snapshot, 1, &skey);
-	slot = table_slot_create(rel, NULL);
-	if (table_scan_getnextslot(scan, ForwardScanDirection, slot))
-	{
-		bool		isnull;
-		Datum		d = slot_getattr(slot, valatt, &isnull);
-
-		if (!isnull)
-		{
-			Jsonb	   *jb = DatumGetJsonbP(d);
-
-			result = palloc(VARSIZE(jb));
-			memcpy(result, jb, VARSIZE(jb));
-		}
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	table_endscan(scan);
-	UnregisterSnapshot(snapshot);
-	table_close(rel, AccessShareLock);
-	return result;
 }
 
 /*
@@ -297,7 +244,7 @@ validate_config(const char *key, Jsonb *value)
 Interval *
 sipcall_config_retention(const char *key)
 {
-	Jsonb	   *value = config_lookup(key);
+	Jsonb	   *value = sipcall_config_value(key);
 	Interval   *iv;
 
 	if (value != NULL)
@@ -318,7 +265,7 @@ sipcall_config_retention(const char *key)
 int
 sipcall_config_premake_months(void)
 {
-	Jsonb	   *value = config_lookup(KEY_PREMAKE_MONTHS);
+	Jsonb	   *value = sipcall_config_value(KEY_PREMAKE_MONTHS);
 
 	return value != NULL ? premake_from_json(KEY_PREMAKE_MONTHS, value) :
 		DEFAULT_PREMAKE_MONTHS;

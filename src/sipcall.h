@@ -23,6 +23,7 @@
 #include "datatype/timestamp.h"
 #include "portability/instr_time.h"
 #include "utils/date.h"
+#include "utils/jsonb.h"
 
 #define SIPCALL_EXTENSION_NAME	"sipcall"
 
@@ -51,6 +52,7 @@ extern Oid	sipcall_extension_oid(bool missing_ok);
 extern Oid	sipcall_extension_schema(const char *extname);
 extern Oid	sipcall_schema_oid(bool missing_ok);
 extern Oid	sipcall_relid(const char *relname, bool missing_ok);
+extern Jsonb *sipcall_config_value(const char *key);
 extern void sipcall_become_owner(SipcallSavedUser *saved);
 extern void sipcall_restore_user(const SipcallSavedUser *saved);
 extern uint64 sipcall_spi_exec(const char *sql, int nargs, Oid *argtypes,

@@ -20,18 +20,24 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/elog.h"
 #include "utils/fmgroids.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "sipcall.h"
 
@@ -113,6 +119,58 @@ sipcall_relid(const char *relname, bool missing_ok)
 				 errmsg("relation \"%s.%s\" does not exist",
 						SIPCALL_EXTENSION_NAME, relname)));
 	return relid;
+}
+
+/*
+ * The config_value of key in system_config, or NULL when there is no such
+ * row.  Read directly, whoever the caller is (the table is sipcall's own);
+ * the result lives in the caller's memory context.
+ */
+Jsonb *
+sipcall_config_value(const char *key)
+{
+	Oid			relid = sipcall_relid("system_config", false);
+	Relation	rel;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	ScanKeyData skey;
+	Snapshot	snapshot;
+	AttrNumber	keyatt = get_attnum(relid, "config_key");
+	AttrNumber	valatt = get_attnum(relid, "config_value");
+	Jsonb	   *result = NULL;
+
+	if (keyatt == InvalidAttrNumber || valatt == InvalidAttrNumber)
+		elog(ERROR, "table system_config of sipcall lacks its columns");
+
+	/*
+	 * A scan of the table itself (a page or two), not a query: in a new
+	 * connection, parsing and planning one cost more than the rest of a
+	 * cleanup that finds nothing to do.
+	 */
+	rel = table_open(relid, AccessShareLock);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyInit(&skey, keyatt, BTEqualStrategyNumber, F_TEXTEQ,
+				CStringGetTextDatum(key));
+	scan = table_beginscan(rel, snapshot, 1, &skey);
+	slot = table_slot_create(rel, NULL);
+	if (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, valatt, &isnull);
+
+		if (!isnull)
+		{
+			Jsonb	   *jb = DatumGetJsonbP(d);
+
+			result = palloc(VARSIZE(jb));
+			memcpy(result, jb, VARSIZE(jb));
+		}
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+	return result;
 }
 
 /*
