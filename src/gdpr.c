@@ -232,11 +232,9 @@ static JEntry write_value(ExportState *st, DocBuf *buf, ExportColumn *col,
 static int	key_cmp(const void *a, const void *b);
 static void array_begin(ExportState *st, DocArray *arr);
 static DocElement *array_add(ExportState *st, DocArray *arr, uint32 start);
-static int	element_cmp(const void *a, const void *b);
 static JEntry array_end(ExportState *st, DocArray *arr);
 static void export_columns(ExportTable *t, Relation parent);
 static void export_row(ExportTable *t, Datum *values, bool *isnull);
-static int	tid_cmp(const void *a, const void *b);
 static void export_slot(ExportTable *t, TupleTableSlot *slot,
 						const AttrNumber *attnos, AttrNumber maxattno);
 static void export_partition(ExportTable *t, Relation rel, Oid index,
@@ -605,16 +603,31 @@ array_add(ExportState *st, DocArray *arr, uint32 start)
 }
 
 /* elements by timestamp, then id */
-static int
-element_cmp(const void *a, const void *b)
+static inline int
+element_cmp(const DocElement *a, const DocElement *b)
 {
-	const DocElement *ea = (const DocElement *) a;
-	const DocElement *eb = (const DocElement *) b;
-
-	if (ea->ts != eb->ts)
-		return ea->ts < eb->ts ? -1 : 1;
-	return memcmp(ea->tie, eb->tie, UUID_LEN);
+	if (a->ts != b->ts)
+		return a->ts < b->ts ? -1 : 1;
+	return memcmp(a->tie, b->tie, UUID_LEN);
 }
+
+/* sort_elements(): a quicksort specialised for DocElements */
+#define ST_SORT sort_elements
+#define ST_ELEMENT_TYPE DocElement
+#define ST_COMPARE(a, b) element_cmp(a, b)
+#define ST_CHECK_FOR_INTERRUPTS
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/* sort_tids(): the same for heap TIDs, in physical order */
+#define ST_SORT sort_tids
+#define ST_ELEMENT_TYPE ItemPointerData
+#define ST_COMPARE(a, b) ItemPointerCompare(a, b)
+#define ST_CHECK_FOR_INTERRUPTS
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
 
 /*
  * End the array: put its elements in order, its header and JEntries in
@@ -651,7 +664,7 @@ array_end(ExportState *st, DocArray *arr)
 	}
 	else
 	{
-		qsort(arr->elems, arr->nelems, sizeof(DocElement), element_cmp);
+		sort_elements(arr->elems, arr->nelems);
 		(void) doc_pad(doc);
 		from = doc->len;
 		doc_reserve(doc, doc->len - arr->start + arr->nelems * 3);
@@ -819,13 +832,6 @@ export_row(ExportTable *t, Datum *values, bool *isnull)
 	MemoryContextReset(st->rowcxt);
 }
 
-/* heap TIDs in physical order */
-static int
-tid_cmp(const void *a, const void *b)
-{
-	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
-}
-
 /*
  * Export one row of a partition, its columns numbered as attnos say.
  */
@@ -923,7 +929,7 @@ export_partition(ExportTable *t, Relation rel, Oid index, Datum user_id,
 		index_close(irel, AccessShareLock);
 
 		if (!sorted)
-			qsort(tids, ntids, sizeof(ItemPointerData), tid_cmp);
+			sort_tids(tids, ntids);
 
 		/* an MVCC snapshot sees at most one member of a HOT chain */
 		fetch = table_index_fetch_begin(rel);
