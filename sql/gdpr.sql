@@ -124,6 +124,22 @@ SELECT jsonb_array_length(e.j -> 'calls') AS calls, jsonb_array_length(e.j -> 'c
        e.j::text::jsonb = e.j AS round_trip
   FROM e, r;
 
+-- rows in a partition that is itself partitioned are exported too
+CREATE TABLE sipcall.calls_gdpr_sub PARTITION OF sipcall.calls
+    FOR VALUES FROM ('2031-01-01 00:00+00') TO ('2031-02-01 00:00+00') PARTITION BY HASH (user_id);
+CREATE TABLE sipcall.calls_gdpr_sub_0 PARTITION OF sipcall.calls_gdpr_sub
+    FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+CREATE TABLE sipcall.calls_gdpr_sub_1 PARTITION OF sipcall.calls_gdpr_sub
+    FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at)
+VALUES ('9dca0000-0000-4000-8000-0000000000ff', '9d000000-0000-4000-8000-000000000004',
+        sipcall.encrypt_data('+4999', 'gdpr-key'), '2031-01-15 12:00:00+00');
+SELECT jsonb_array_length(e -> 'calls') AS calls,
+       e #>> '{calls,-1,id}' AS last_call, e #>> '{calls,-1,destination_number}' AS number
+  FROM sipcall.export_user_data('9d000000-0000-4000-8000-000000000004', 'gdpr-key') AS e;
+DELETE FROM sipcall.calls WHERE id = '9dca0000-0000-4000-8000-0000000000ff';
+DROP TABLE sipcall.calls_gdpr_sub;
+
 -- NULL in, NULL out
 SELECT sipcall.export_user_data(NULL, 'gdpr-key') IS NULL AS null_id,
        sipcall.export_user_data('9d000000-0000-4000-8000-000000000001', NULL) IS NULL AS null_key;

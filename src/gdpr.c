@@ -994,18 +994,10 @@ export_table(ExportState *st, const ExportSpec *spec, Datum user_id,
 	parent = table_open(parentid, AccessShareLock);
 	export_columns(&t, parent);
 
-	if (parent->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
-	{
-		parts = find_inheritance_children(parentid, AccessShareLock);
-		if (OidIsValid(pindex))
-			indexes = find_inheritance_children(pindex, NoLock);
-	}
-	else
-	{
-		parts = list_make1_oid(parentid);
-		if (OidIsValid(pindex))
-			indexes = list_make1_oid(pindex);
-	}
+	/* every partition, also of partitions partitioned further; the leaves hold rows */
+	parts = find_all_inheritors(parentid, AccessShareLock, NULL);
+	if (OidIsValid(pindex))
+		indexes = find_all_inheritors(pindex, NoLock, NULL);
 
 	array_begin(st, &t.arr);
 	foreach(lc, parts)
