@@ -158,13 +158,9 @@ sipcall_config_value(const char *key)
 		bool		isnull;
 		Datum		d = slot_getattr(slot, valatt, &isnull);
 
+		/* a copy: the datum points into a buffer released below */
 		if (!isnull)
-		{
-			Jsonb	   *jb = DatumGetJsonbP(d);
-
-			result = palloc(VARSIZE(jb));
-			memcpy(result, jb, VARSIZE(jb));
-		}
+			result = DatumGetJsonbPCopy(d);
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	table_endscan(scan);
