@@ -248,11 +248,55 @@ SELECT count(*) AS summary_differences FROM (
 SELECT count(*) AS erased_days_left FROM sipcall.daily_call_summary
  WHERE call_date = '2026-01-07';
 
+-- timestamps are written as to_jsonb() writes them, in the session's time
+-- zone: across transitions, offsets with seconds (local mean time),
+-- fractions of a second, and the values written by the general path
+-- (infinities, years BC and past 9999)
+INSERT INTO sipcall.users (id, nextcloud_user_id) VALUES ('9d000000-0000-4000-8000-000000000005', 'gdpr_erin');
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at)
+SELECT md5('tz' || ts)::uuid, '9d000000-0000-4000-8000-000000000005', enc, ts
+  FROM (SELECT sipcall.encrypt_data('+4911', 'gdpr-key') AS enc) k,
+       (SELECT generate_series('1850-01-01 00:00:00+00'::timestamptz, '2250-01-01 00:00:00+00',
+                               interval '97 days 5 hours 13 minutes 29.123457 seconds') AS ts
+        UNION
+        SELECT '2026-03-29 01:00:00+00'::timestamptz + d * interval '1 microsecond'
+          FROM generate_series(-1, 1) d
+        UNION
+        SELECT '2026-10-25 01:00:00+00'::timestamptz + d * interval '1 microsecond'
+          FROM generate_series(-1, 1) d
+        UNION
+        SELECT t::timestamptz FROM unnest(ARRAY['2026-06-01 12:00:00.5+00', '2026-06-01 12:00:00.000001+00',
+                                               '2026-06-01 12:00:00.12+00', '1969-12-31 23:59:59.999999+00',
+                                               '1999-12-31 23:59:59.9+00', '0001-01-01 00:00:00+00',
+                                               '9999-12-31 23:59:59.999999+00', '0044-03-15 12:00:00+00 BC',
+                                               '10000-01-02 12:00:00+00', 'infinity', '-infinity']) t) s;
+CREATE FUNCTION pg_temp.zone_mismatches(zone text, OUT n bigint, OUT differ bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('TimeZone', zone, true);
+    SELECT count(*), count(*) FILTER (WHERE e ->> 'initiated_at' IS DISTINCT FROM to_jsonb(c.initiated_at) ->> 0)
+      INTO n, differ
+      FROM jsonb_array_elements(sipcall.export_user_data('9d000000-0000-4000-8000-000000000005',
+                                                         'gdpr-key') -> 'calls') e
+      JOIN sipcall.calls c ON c.id = (e ->> 'id')::uuid;
+END
+$$;
+SELECT zone, (pg_temp.zone_mismatches(zone)).*
+  FROM unnest(ARRAY['UTC', 'Europe/Berlin', 'America/New_York', 'America/St_Johns',
+                    'Australia/Lord_Howe', 'Asia/Kathmandu', 'Europe/Amsterdam',
+                    'Africa/Monrovia', 'Pacific/Chatham', 'America/Sao_Paulo', 'EST5EDT',
+                    '<+0330>-03:30']) zone;
+SELECT e #>> '{calls,0,initiated_at}' AS first, e #>> '{calls,-1,initiated_at}' AS last
+  FROM sipcall.export_user_data('9d000000-0000-4000-8000-000000000005', 'gdpr-key') e;
+SELECT e #>> '{calls,1,initiated_at}' AS bc, e #>> '{calls,-2,initiated_at}' AS year_10000
+  FROM sipcall.export_user_data('9d000000-0000-4000-8000-000000000005', 'gdpr-key') e;
+
 -- clean up
 SET ROLE gdpr_app;
 SELECT sipcall.delete_user_data('9d000000-0000-4000-8000-000000000002'),
        sipcall.delete_user_data('9d000000-0000-4000-8000-000000000003'),
-       sipcall.delete_user_data('9d000000-0000-4000-8000-000000000004');
+       sipcall.delete_user_data('9d000000-0000-4000-8000-000000000004'),
+       sipcall.delete_user_data('9d000000-0000-4000-8000-000000000005');
 RESET ROLE;
 DELETE FROM sipcall.audit_logs WHERE action IN ('gdpr_export', 'gdpr_erasure') OR action LIKE 'gdpr_t_%';
 REVOKE ALL ON SCHEMA sipcall FROM gdpr_app;

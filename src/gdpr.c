@@ -508,6 +508,14 @@ write_value(ExportState *st, DocBuf *buf, ExportColumn *col,
 		case BOOLOID:
 			return DatumGetBool(value) ? JENTRY_ISBOOL_TRUE : JENTRY_ISBOOL_FALSE;
 		case TIMESTAMPTZOID:
+			{
+				char		s[MAXDATELEN + 1];
+				uint32		len;
+
+				len = sipcall_json_timestamptz(s, DatumGetTimestampTz(value));
+				doc_append(buf, s, len);
+				return JENTRY_ISSTRING | len;
+			}
 		case TIMESTAMPOID:
 		case DATEOID:
 			{

@@ -62,6 +62,10 @@ extern struct _SPI_plan *sipcall_spi_keep_plan(const char *sql, int nargs,
 											   int cursor_options);
 extern void sipcall_report_and_abort(void);
 
+/*---- jsontime.c: a timestamptz as to_jsonb() writes it ----*/
+
+extern int	sipcall_json_timestamptz(char *buf, TimestampTz ts);
+
 /*---- partition.c: monthly partitions ----*/
 
 /* the tables sipcall partitions by month, and their partition keys */
