@@ -104,6 +104,14 @@ SELECT md5('call' || (i % 300 + 1))::uuid, repeat('e', i % 5),
                   WHEN 2 THEN to_jsonb(i * 1.25) ELSE jsonb_build_array(i, 'x') END,
        '2026-02-01 00:00:00+00'::timestamptz + (i % 40) * interval '1 second'
   FROM generate_series(1, 900) i ORDER BY md5('e' || i);
+-- rows updated (their old versions still in the indexes) and deleted: fewer
+-- rows are exported than the user_id index gives
+UPDATE sipcall.calls SET status = status || 'x'
+ WHERE user_id = '9d000000-0000-4000-8000-000000000004' AND cost_cents % 7 = 0;
+UPDATE sipcall.call_events SET event_type = event_type || 'u'
+ WHERE user_id = '9d000000-0000-4000-8000-000000000004' AND id % 11 = 0;
+DELETE FROM sipcall.call_events
+ WHERE user_id = '9d000000-0000-4000-8000-000000000004' AND id % 13 = 0;
 WITH e AS (SELECT sipcall.export_user_data('9d000000-0000-4000-8000-000000000004', 'gdpr-key') AS j),
      r AS (SELECT jsonb_build_object(
        'calls', (SELECT jsonb_agg(jsonb_build_object('id', c.id,
@@ -123,6 +131,18 @@ SELECT jsonb_array_length(e.j -> 'calls') AS calls, jsonb_array_length(e.j -> 'c
        (e.j -> 'call_events')::text = (r.j -> 'call_events')::text AS events_same_text,
        e.j::text::jsonb = e.j AS round_trip
   FROM e, r;
+
+-- rows stored in order, one of them deleted: one row fewer than the index
+-- gives, and the data moves back over the JEntry left unused
+INSERT INTO sipcall.users (id, nextcloud_user_id) VALUES ('9d000000-0000-4000-8000-000000000006', 'gdpr_frank');
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at)
+SELECT md5('frank' || i)::uuid, '9d000000-0000-4000-8000-000000000006',
+       sipcall.encrypt_data('+4930' || i, 'gdpr-key'), '2026-03-01 00:00:00+00'::timestamptz + i * interval '1 hour'
+  FROM generate_series(1, 5) i ORDER BY i;
+DELETE FROM sipcall.calls WHERE id = md5('frank3')::uuid;
+SELECT jsonb_path_query_array(e -> 'calls', '$[*].destination_number') AS numbers,
+       jsonb_path_query_array(e -> 'calls', '$[*].initiated_at') AS times
+  FROM sipcall.export_user_data('9d000000-0000-4000-8000-000000000006', 'gdpr-key') AS e;
 
 -- rows in a partition that is itself partitioned are exported too
 CREATE TABLE sipcall.calls_gdpr_sub PARTITION OF sipcall.calls
@@ -296,7 +316,8 @@ SET ROLE gdpr_app;
 SELECT sipcall.delete_user_data('9d000000-0000-4000-8000-000000000002'),
        sipcall.delete_user_data('9d000000-0000-4000-8000-000000000003'),
        sipcall.delete_user_data('9d000000-0000-4000-8000-000000000004'),
-       sipcall.delete_user_data('9d000000-0000-4000-8000-000000000005');
+       sipcall.delete_user_data('9d000000-0000-4000-8000-000000000005'),
+       sipcall.delete_user_data('9d000000-0000-4000-8000-000000000006');
 RESET ROLE;
 DELETE FROM sipcall.audit_logs WHERE action IN ('gdpr_export', 'gdpr_erasure') OR action LIKE 'gdpr_t_%';
 REVOKE ALL ON SCHEMA sipcall FROM gdpr_app;

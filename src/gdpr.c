@@ -135,9 +135,11 @@ typedef struct DocElement
 typedef struct DocArray
 {
 	uint32		padstart;		/* offset before the array's padding */
-	uint32		start;			/* offset of its first element's data */
-	DocBuf		elembuf;		/* DocElements, one per element */
-	DocElement *elems;			/* == elembuf.data */
+	uint32		start;			/* offset of its header */
+	uint32		reserved;		/* JEntries room was left for */
+	uint32		data_at;		/* offset of its first element's data */
+	DocBuf	   *elembuf;		/* DocElements, one per element */
+	DocElement *elems;			/* == elembuf->data */
 	uint32		nelems;
 } DocArray;
 
@@ -156,6 +158,7 @@ typedef struct ExportState
 	MemoryContext cxt;			/* column descriptions, element keys */
 	MemoryContext rowcxt;		/* scratch, reset after every row */
 	DocBuf		doc;			/* the result */
+	DocBuf		elembuf;		/* the DocElements of the array being written */
 
 	/* sipcall.decrypt_data, called through fmgr */
 	FmgrInfo	decrypt_flinfo;
@@ -217,6 +220,17 @@ typedef struct ExportTable
 	uint32		keyslen;		/* length of the keys' text */
 } ExportTable;
 
+/* the user's rows of one partition, found before they are exported */
+typedef struct PartRows
+{
+	Relation	rel;
+	AttrNumber	attnos[EXPORT_MAX_COLUMNS];	/* the columns' numbers in rel */
+	AttrNumber	maxattno;
+	AttrNumber	user_attno;
+	ItemPointerData *tids;		/* sorted; NULL: no index, scan rel */
+	uint32		ntids;
+} PartRows;
+
 /*---- forward declarations ----*/
 
 static const char *sipcall_schema_quoted(void);
@@ -232,15 +246,17 @@ static JEntry write_numeric(DocBuf *buf, Numeric num);
 static JEntry write_value(ExportState *st, DocBuf *buf, ExportColumn *col,
 						  Datum value, bool isnull);
 static int	key_cmp(const void *a, const void *b);
-static void array_begin(ExportState *st, DocArray *arr);
+static void array_begin(ExportState *st, DocArray *arr, uint32 expected);
 static DocElement *array_add(ExportState *st, DocArray *arr, uint32 start);
 static JEntry array_end(ExportState *st, DocArray *arr);
 static void export_columns(ExportTable *t, Relation parent);
 static void export_row(ExportTable *t, Datum *values, bool *isnull);
 static void export_slot(ExportTable *t, TupleTableSlot *slot,
 						const AttrNumber *attnos, AttrNumber maxattno);
-static void export_partition(ExportTable *t, Relation rel, Oid index,
-							 Datum user_id, Snapshot snapshot);
+static void find_rows(ExportTable *t, Relation rel, Oid index,
+					  Datum user_id, Snapshot snapshot, PartRows *pr);
+static void export_rows(ExportTable *t, PartRows *pr, Datum user_id,
+						Snapshot snapshot);
 static void leaf_partitions(Relation rel, List **leaves);
 static JEntry export_table(ExportState *st, const ExportSpec *spec,
 						   Datum user_id, Snapshot snapshot, uint32 *nrows);
@@ -572,16 +588,35 @@ key_cmp(const void *a, const void *b)
 	return memcmp(ca->key, cb->key, ca->keylen);
 }
 
-/* start an array at the end of the document */
+/*
+ * Start an array at the end of the document, leaving room for its header
+ * and the JEntries of the number of elements expected.  When that many come,
+ * in order, the data is already where it belongs (see array_end).
+ */
 static void
-array_begin(ExportState *st, DocArray *arr)
+array_begin(ExportState *st, DocArray *arr, uint32 expected)
 {
-	arr->padstart = st->doc.len;
-	(void) doc_pad(&st->doc);
-	arr->start = st->doc.len;
+	DocBuf	   *doc = &st->doc;
+	Size		room = sizeof(uint32) + (Size) expected * sizeof(JEntry);
+
+	arr->padstart = doc->len;
+	(void) doc_pad(doc);
+	arr->start = doc->len;
+	if (room > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("user data too large to export as one jsonb value")));
+	doc_reserve(doc, (uint32) room);
+	doc->len += (uint32) room;
+	arr->reserved = expected;
+	arr->data_at = doc->len;
 	arr->nelems = 0;
-	doc_init(&arr->elembuf, st->cxt, EXPORT_INITIAL_SIZE);
-	arr->elems = (DocElement *) arr->elembuf.data;
+	/* one buffer serves the arrays in turn: its memory is touched once */
+	if (st->elembuf.data == NULL)
+		doc_init(&st->elembuf, st->cxt, EXPORT_INITIAL_SIZE);
+	st->elembuf.len = 0;
+	arr->elembuf = &st->elembuf;
+	arr->elems = (DocElement *) arr->elembuf->data;
 }
 
 /*
@@ -604,9 +639,9 @@ array_add(ExportState *st, DocArray *arr, uint32 start)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("user data too large to export as one jsonb value")));
-	doc_reserve(&arr->elembuf, sizeof(DocElement));
-	arr->elembuf.len += sizeof(DocElement);
-	arr->elems = (DocElement *) arr->elembuf.data;
+	doc_reserve(arr->elembuf, sizeof(DocElement));
+	arr->elembuf->len += sizeof(DocElement);
+	arr->elems = (DocElement *) arr->elembuf->data;
 	elem = &arr->elems[arr->nelems++];
 	elem->start = start;
 	elem->len = st->doc.len - start;
@@ -648,9 +683,11 @@ element_cmp(const DocElement *a, const DocElement *b)
  * Ordering here, over a small array of keys, instead of an ORDER BY in the
  * query spares the executor's sort, which copies every row once more into
  * fresh memory.  Elements out of order are copied, in order, past the end
- * of the document and moved back in one piece, each padded to a 4-byte
- * boundary again; the document's offsets keep their alignment because the
- * copy starts on one and the final move is by a multiple of 4.
+ * of the document.  The data is moved, in one piece, only when it does not
+ * already start right after the JEntries: after such a copy, or when a
+ * different number of elements came than array_begin left room for.  The
+ * document's offsets keep their alignment because data starts on a 4-byte
+ * boundary and any move is by a multiple of 4.
  */
 static JEntry
 array_end(ExportState *st, DocArray *arr)
@@ -670,15 +707,15 @@ array_end(ExportState *st, DocArray *arr)
 
 	if (ordered)
 	{
-		from = arr->start;
-		datalen = doc->len - arr->start;
+		from = arr->data_at;
+		datalen = doc->len - arr->data_at;
 	}
 	else
 	{
 		sort_elements(arr->elems, arr->nelems);
 		(void) doc_pad(doc);
 		from = doc->len;
-		doc_reserve(doc, doc->len - arr->start + arr->nelems * 3);
+		doc_reserve(doc, doc->len - arr->data_at + arr->nelems * 3);
 		pos = from;
 		for (i = 0; i < arr->nelems; i++)
 		{
@@ -694,8 +731,18 @@ array_end(ExportState *st, DocArray *arr)
 		doc->len = pos;
 	}
 
-	/* the JEntries, offsets counted from the first element's data */
-	entries = palloc_extended(arr->nelems * sizeof(JEntry), MCXT_ALLOC_HUGE);
+	/* the data right after the header and JEntries */
+	if (from != arr->start + shift)
+	{
+		if (arr->start + shift > from)
+			doc_reserve(doc, arr->start + shift - from);
+		memmove(doc->data + arr->start + shift, doc->data + from, datalen);
+	}
+	doc->len = arr->start + shift + datalen;
+
+	/* header, and JEntries with offsets counted from the first element */
+	memcpy(doc->data + arr->start, &header, sizeof(uint32));
+	entries = (JEntry *) (doc->data + arr->start + sizeof(uint32));
 	for (i = 0; i < arr->nelems; i++)
 	{
 		uint32		end = arr->elems[i].start + arr->elems[i].len - from;
@@ -706,16 +753,7 @@ array_end(ExportState *st, DocArray *arr)
 			entries[i] = JENTRY_ISCONTAINER |
 				(end - (arr->elems[i - 1].start + arr->elems[i - 1].len - from));
 	}
-
-	/* header, JEntries, data */
-	doc_reserve(doc, shift);
-	memmove(doc->data + arr->start + shift, doc->data + from, datalen);
-	memcpy(doc->data + arr->start, &header, sizeof(uint32));
-	memcpy(doc->data + arr->start + sizeof(uint32), entries,
-		   arr->nelems * sizeof(JEntry));
-	doc->len = arr->start + shift + datalen;
-	pfree(entries);
-	pfree(arr->elembuf.data);
+	arr->elembuf = NULL;
 	arr->elems = NULL;
 	return JENTRY_ISCONTAINER | (doc->len - arr->padstart);
 }
@@ -865,108 +903,115 @@ export_slot(ExportTable *t, TupleTableSlot *slot, const AttrNumber *attnos,
 }
 
 /*
- * Export the user's rows of one partition: through its piece of the
- * user_id index (index, InvalidOid when it has none) or, failing that, a
- * scan of the whole partition with the same key.
- *
- * The index gives the rows' TIDs, which are sorted before the rows are
- * fetched, so that each heap page is visited once, in order, as a bitmap
- * scan would: an index in (user_id, time) order jumps between pages from
- * one row to the next.  The rows are ordered later anyway.
+ * Find the user's rows of one partition (rel, kept open): the TIDs its
+ * piece of the user_id index (index, InvalidOid when it has none) gives,
+ * sorted so that each heap page is visited once, in order, as a bitmap
+ * scan would (an index in (user_id, time) order jumps between pages from
+ * one row to the next; the rows are ordered later anyway).  Without a
+ * usable index, pr->tids stays NULL and the rows are found by a scan.
  */
 static void
-export_partition(ExportTable *t, Relation rel, Oid index, Datum user_id,
-				 Snapshot snapshot)
+find_rows(ExportTable *t, Relation rel, Oid index, Datum user_id,
+		  Snapshot snapshot, PartRows *pr)
 {
 	const ExportSpec *spec = t->spec;
-	AttrNumber	attnos[EXPORT_MAX_COLUMNS];
-	AttrNumber	maxattno = 0;
-	AttrNumber	user_attno = get_attnum(RelationGetRelid(rel), "user_id");
-	TupleTableSlot *slot;
 	Relation	irel = NULL;
+	IndexScanDesc iscan;
+	ItemPointer tid;
 	ScanKeyData skey;
+	uint32		maxtids = 1024;
+	bool		sorted = true;
 	int			c;
+
+	memset(pr, 0, sizeof(*pr));
+	pr->rel = rel;
+	pr->user_attno = get_attnum(RelationGetRelid(rel), "user_id");
 
 	/* a partition's columns may be numbered unlike its parent's */
 	for (c = 0; c < spec->ncols; c++)
 	{
-		attnos[c] = get_attnum(RelationGetRelid(rel), spec->columns[c]);
-		if (attnos[c] == InvalidAttrNumber || user_attno == InvalidAttrNumber)
+		pr->attnos[c] = get_attnum(RelationGetRelid(rel), spec->columns[c]);
+		if (pr->attnos[c] == InvalidAttrNumber ||
+			pr->user_attno == InvalidAttrNumber)
 			elog(ERROR, "partition \"%s\" lacks a column of \"%s\"",
 				 RelationGetRelationName(rel), spec->table);
-		maxattno = Max(maxattno, attnos[c]);
+		pr->maxattno = Max(pr->maxattno, pr->attnos[c]);
 	}
 
 	if (OidIsValid(index))
 	{
 		irel = index_open(index, AccessShareLock);
-		if (irel->rd_index->indkey.values[0] != user_attno)
+		if (irel->rd_index->indkey.values[0] != pr->user_attno)
 		{
 			index_close(irel, AccessShareLock);
 			irel = NULL;
 		}
 	}
+	if (irel == NULL)
+		return;
 
-	slot = table_slot_create(rel, NULL);
-	if (irel != NULL)
+	pr->tids = palloc(maxtids * sizeof(ItemPointerData));
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_UUID_EQ, user_id);
+	iscan = index_beginscan(rel, irel, snapshot, 1, 0);
+	index_rescan(iscan, &skey, 1, NULL, 0);
+	while ((tid = index_getnext_tid(iscan, ForwardScanDirection)) != NULL)
 	{
-		IndexScanDesc iscan;
-		IndexFetchTableData *fetch;
-		ItemPointer tid;
-		ItemPointerData *tids;
-		uint32		ntids = 0;
-		uint32		maxtids = 1024;
-		bool		sorted = true;
+		CHECK_FOR_INTERRUPTS();
+		if (pr->ntids == maxtids)
+		{
+			maxtids *= 2;
+			pr->tids = repalloc_huge(pr->tids, maxtids * sizeof(ItemPointerData));
+		}
+		pr->tids[pr->ntids] = *tid;
+		if (pr->ntids > 0 && ItemPointerCompare(&pr->tids[pr->ntids - 1], tid) > 0)
+			sorted = false;
+		pr->ntids++;
+	}
+	index_endscan(iscan);
+	index_close(irel, AccessShareLock);
+
+	if (!sorted)
+		sort_tids(pr->tids, pr->ntids);
+}
+
+/* Export the rows find_rows() found, and close the partition. */
+static void
+export_rows(ExportTable *t, PartRows *pr, Datum user_id, Snapshot snapshot)
+{
+	TupleTableSlot *slot = table_slot_create(pr->rel, NULL);
+
+	if (pr->tids != NULL)
+	{
+		IndexFetchTableData *fetch = table_index_fetch_begin(pr->rel);
 		uint32		i;
 
-		tids = palloc(maxtids * sizeof(ItemPointerData));
-		ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_UUID_EQ, user_id);
-		iscan = index_beginscan(rel, irel, snapshot, 1, 0);
-		index_rescan(iscan, &skey, 1, NULL, 0);
-		while ((tid = index_getnext_tid(iscan, ForwardScanDirection)) != NULL)
-		{
-			CHECK_FOR_INTERRUPTS();
-			if (ntids == maxtids)
-			{
-				maxtids *= 2;
-				tids = repalloc_huge(tids, maxtids * sizeof(ItemPointerData));
-			}
-			tids[ntids] = *tid;
-			if (ntids > 0 && ItemPointerCompare(&tids[ntids - 1], tid) > 0)
-				sorted = false;
-			ntids++;
-		}
-		index_endscan(iscan);
-		index_close(irel, AccessShareLock);
-
-		if (!sorted)
-			sort_tids(tids, ntids);
-
 		/* an MVCC snapshot sees at most one member of a HOT chain */
-		fetch = table_index_fetch_begin(rel);
-		for (i = 0; i < ntids; i++)
+		for (i = 0; i < pr->ntids; i++)
 		{
 			bool		call_again = false;
 			bool		all_dead = false;
 
-			if (table_index_fetch_tuple(fetch, &tids[i], snapshot, slot,
+			if (table_index_fetch_tuple(fetch, &pr->tids[i], snapshot, slot,
 										&call_again, &all_dead))
-				export_slot(t, slot, attnos, maxattno);
+				export_slot(t, slot, pr->attnos, pr->maxattno);
 		}
 		table_index_fetch_end(fetch);
-		pfree(tids);
+		pfree(pr->tids);
 	}
 	else
 	{
+		ScanKeyData skey;
 		TableScanDesc hscan;
 
-		ScanKeyInit(&skey, user_attno, BTEqualStrategyNumber, F_UUID_EQ, user_id);
-		hscan = table_beginscan(rel, snapshot, 1, &skey);
+		ScanKeyInit(&skey, pr->user_attno, BTEqualStrategyNumber, F_UUID_EQ,
+					user_id);
+		hscan = table_beginscan(pr->rel, snapshot, 1, &skey);
 		while (table_scan_getnextslot(hscan, ForwardScanDirection, slot))
-			export_slot(t, slot, attnos, maxattno);
+			export_slot(t, slot, pr->attnos, pr->maxattno);
 		table_endscan(hscan);
 	}
 	ExecDropSingleTupleTableSlot(slot);
+	table_close(pr->rel, NoLock);
 }
 
 /*
@@ -1025,6 +1070,10 @@ export_table(ExportState *st, const ExportSpec *spec, Datum user_id,
 	List	   *parts = NIL;
 	List	   *indexes = NIL;
 	ListCell   *lc;
+	PartRows   *rows;
+	int			nparts = 0;
+	int			i;
+	uint64		expected = 0;
 
 	if (!OidIsValid(parentid))
 		elog(ERROR, "table \"%s\" of sipcall is missing", spec->table);
@@ -1042,7 +1091,8 @@ export_table(ExportState *st, const ExportSpec *spec, Datum user_id,
 	if (OidIsValid(pindex))
 		indexes = find_all_inheritors(pindex, NoLock, NULL);
 
-	array_begin(st, &t.arr);
+	/* first the TIDs of every partition, to know how many rows come */
+	rows = palloc(Max(list_length(parts), 1) * sizeof(PartRows));
 	foreach(lc, parts)
 	{
 		Oid			partid = lfirst_oid(lc);
@@ -1059,10 +1109,20 @@ export_table(ExportState *st, const ExportSpec *spec, Datum user_id,
 			}
 		}
 		rel = table_open(partid, NoLock);
-		if (rel->rd_rel->relkind == RELKIND_RELATION)
-			export_partition(&t, rel, index, user_id, snapshot);
-		table_close(rel, NoLock);
+		if (rel->rd_rel->relkind != RELKIND_RELATION)
+		{
+			table_close(rel, NoLock);
+			continue;
+		}
+		find_rows(&t, rel, index, user_id, snapshot, &rows[nparts]);
+		expected = Min(expected + rows[nparts].ntids, JB_CMASK);
+		nparts++;
 	}
+
+	array_begin(st, &t.arr, (uint32) expected);
+	for (i = 0; i < nparts; i++)
+		export_rows(&t, &rows[i], user_id, snapshot);
+	pfree(rows);
 	table_close(parent, NoLock);
 
 	*nrows = t.arr.nelems;
