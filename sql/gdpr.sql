@@ -135,13 +135,24 @@ SELECT jsonb_array_length(e.j -> 'calls') AS calls, jsonb_array_length(e.j -> 'c
 -- rows stored in order, one of them deleted: one row fewer than the index
 -- gives, and the data moves back over the JEntry left unused
 INSERT INTO sipcall.users (id, nextcloud_user_id) VALUES ('9d000000-0000-4000-8000-000000000006', 'gdpr_frank');
-INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at)
+-- (and integers at the edges of numeric's base-10000 digits and of int4)
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at,
+                           duration_seconds, cost_cents)
 SELECT md5('frank' || i)::uuid, '9d000000-0000-4000-8000-000000000006',
-       sipcall.encrypt_data('+4930' || i, 'gdpr-key'), '2026-03-01 00:00:00+00'::timestamptz + i * interval '1 hour'
+       sipcall.encrypt_data('+4930' || i, 'gdpr-key'), '2026-03-01 00:00:00+00'::timestamptz + i * interval '1 hour',
+       (ARRAY[0, -1, 7, 2147483647, -2147483648])[i], (ARRAY[9999, -10000, 7, 100000000, 12340000])[i]
   FROM generate_series(1, 5) i ORDER BY i;
 DELETE FROM sipcall.calls WHERE id = md5('frank3')::uuid;
 SELECT jsonb_path_query_array(e -> 'calls', '$[*].destination_number') AS numbers,
-       jsonb_path_query_array(e -> 'calls', '$[*].initiated_at') AS times
+       jsonb_path_query_array(e -> 'calls', '$[*].initiated_at') AS times,
+       jsonb_path_query_array(e -> 'calls', '$[*].duration_seconds') AS durations,
+       jsonb_path_query_array(e -> 'calls', '$[*].cost_cents') AS costs,
+       e -> 'calls' = (SELECT jsonb_agg(jsonb_build_object('id', c.id, 'destination_number',
+                                 sipcall.decrypt_data(c.destination_number_enc, 'gdpr-key'),
+                                 'caller_id', NULL, 'status', c.status, 'initiated_at', c.initiated_at,
+                                 'duration_seconds', c.duration_seconds, 'cost_cents', c.cost_cents)
+                                 ORDER BY c.initiated_at)
+                         FROM sipcall.calls c WHERE c.user_id = '9d000000-0000-4000-8000-000000000006') AS equal
   FROM sipcall.export_user_data('9d000000-0000-4000-8000-000000000006', 'gdpr-key') AS e;
 
 -- rows in a partition that is itself partitioned are exported too

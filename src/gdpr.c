@@ -231,6 +231,21 @@ typedef struct PartRows
 	uint32		ntids;
 } PartRows;
 
+/*
+ * An integer as a short-form numeric (see int_numeric), on the stack; the
+ * union aligns it as a varlena must be.
+ */
+#define INT_NUMERIC_SHORT		0x8000
+#define INT_NUMERIC_NEG			0x2000
+#define INT_NUMERIC_WEIGHT_MASK	0x003F
+#define INT_NUMERIC_MAX_DIGITS	5	/* |int64| < 10000^5 */
+
+typedef union IntNumeric
+{
+	int32		align;
+	char		bytes[VARHDRSZ + sizeof(uint16) + INT_NUMERIC_MAX_DIGITS * sizeof(int16)];
+} IntNumeric;
+
 /*---- forward declarations ----*/
 
 static const char *sipcall_schema_quoted(void);
@@ -243,6 +258,9 @@ static JEntry write_container(DocBuf *buf, const JsonbContainer *jc,
 							  uint32 len);
 static JEntry write_jsonb_datum(DocBuf *buf, Datum value);
 static JEntry write_numeric(DocBuf *buf, Numeric num);
+static Numeric int_numeric(int64 v, IntNumeric *out);
+static bool int_numeric_checked(void);
+static JEntry write_int(DocBuf *buf, int64 v);
 static JEntry write_value(ExportState *st, DocBuf *buf, ExportColumn *col,
 						  Datum value, bool isnull);
 static int	key_cmp(const void *a, const void *b);
@@ -462,6 +480,84 @@ write_jsonb_datum(DocBuf *buf, Datum value)
 }
 
 /*
+ * Integers as jsonb numbers.  int64_to_numeric() allocates a numeric for
+ * each, and the export writes one for every id, duration and cost, so the
+ * numeric is composed here on the stack instead, in the short form
+ * int64_to_numeric() gives: a header (short flag, sign, display scale 0,
+ * weight), then base-10000 digits, most significant first, without
+ * leading or trailing zero digits.  That form is stored on disk, so it
+ * does not change between releases; still, the first use compares it with
+ * int64_to_numeric() for a few values and keeps to that function on any
+ * difference.
+ */
+static Numeric
+int_numeric(int64 v, IntNumeric *out)
+{
+	int16		groups[INT_NUMERIC_MAX_DIGITS];	/* least significant first */
+	uint64		u = (v < 0) ? -(uint64) v : (uint64) v;
+	int			n = 0;
+	int			last = 0;
+	uint16		header;
+	char	   *p;
+	int			i;
+
+	while (u != 0)
+	{
+		groups[n++] = (int16) (u % 10000);
+		u /= 10000;
+	}
+	while (last < n && groups[last] == 0)
+		last++;
+	header = INT_NUMERIC_SHORT | (v < 0 ? INT_NUMERIC_NEG : 0) |
+		(n > 0 ? ((n - 1) & INT_NUMERIC_WEIGHT_MASK) : 0);
+	p = out->bytes + VARHDRSZ;
+	memcpy(p, &header, sizeof(uint16));
+	p += sizeof(uint16);
+	for (i = n - 1; i >= last; i--)
+	{
+		memcpy(p, &groups[i], sizeof(int16));
+		p += sizeof(int16);
+	}
+	SET_VARSIZE(out->bytes, p - out->bytes);
+	return (Numeric) out->bytes;
+}
+
+/* whether int_numeric() makes what int64_to_numeric() makes */
+static bool
+int_numeric_checked(void)
+{
+	static int	ok = -1;
+	static const int64 probes[] = {0, 1, -1, 42, -600, 9999, 10000, -10000,
+		123456789, 100000000, 1000003, PG_INT32_MAX, PG_INT32_MIN,
+	PG_INT64_MAX, PG_INT64_MIN};
+	int			i;
+
+	if (ok >= 0)
+		return ok;
+	ok = 1;
+	for (i = 0; i < lengthof(probes) && ok; i++)
+	{
+		IntNumeric mine;
+		Numeric		a = int_numeric(probes[i], &mine);
+		Numeric		b = int64_to_numeric(probes[i]);
+
+		ok = (VARSIZE(a) == VARSIZE(b) && memcmp(a, b, VARSIZE(a)) == 0);
+		pfree(b);
+	}
+	return ok;
+}
+
+static JEntry
+write_int(DocBuf *buf, int64 v)
+{
+	IntNumeric	num;
+
+	if (int_numeric_checked())
+		return write_numeric(buf, int_numeric(v, &num));
+	return write_numeric(buf, int64_to_numeric(v));
+}
+
+/*
  * Append one column's value, converted the way to_jsonb() would, and
  * return its JEntry.  Decrypted numbers go straight into the document; the
  * result of decrypt_data (in rowcxt) is wiped at once.  A wrong key raises
@@ -514,11 +610,11 @@ write_value(ExportState *st, DocBuf *buf, ExportColumn *col,
 				return JENTRY_ISSTRING | len;
 			}
 		case INT2OID:
-			return write_numeric(buf, int64_to_numeric(DatumGetInt16(value)));
+			return write_int(buf, DatumGetInt16(value));
 		case INT4OID:
-			return write_numeric(buf, int64_to_numeric(DatumGetInt32(value)));
+			return write_int(buf, DatumGetInt32(value));
 		case INT8OID:
-			return write_numeric(buf, int64_to_numeric(DatumGetInt64(value)));
+			return write_int(buf, DatumGetInt64(value));
 		case NUMERICOID:
 			return write_numeric(buf, DatumGetNumeric(value));
 		case BOOLOID:

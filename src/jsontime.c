@@ -52,6 +52,15 @@ typedef struct OffsetSpan
 
 static OffsetSpan span = {NULL, 0, 0, 0};
 
+/* the last Julian day converted, and its date */
+static struct
+{
+	int64		julian;
+	int			year;
+	int			month;
+	int			mday;
+}			last_day = {-1, 0, 0, 0};
+
 /*
  * The date and second of the day of a count of seconds since 2000-01-01
  * 00:00; false when the day is outside what j2date() takes.
@@ -70,7 +79,15 @@ civil(int64 secs, int *year, int *month, int *mday, int *sod)
 	days += POSTGRES_EPOCH_JDATE;
 	if (days < 0 || days > INT_MAX)
 		return false;
-	j2date((int) days, year, month, mday);
+	/* exported rows come roughly in time order: many share their day */
+	if (days != last_day.julian)
+	{
+		j2date((int) days, &last_day.year, &last_day.month, &last_day.mday);
+		last_day.julian = days;
+	}
+	*year = last_day.year;
+	*month = last_day.month;
+	*mday = last_day.mday;
 	*sod = (int) rem;
 	return true;
 }
