@@ -1153,6 +1153,10 @@ leaf_partitions(Relation rel, List **leaves)
  * export) cost more than reading the rows.  Partitions are locked as the
  * planner would lock them, and the parent first, so none can be detached
  * or dropped meanwhile.
+ *
+ * All partitions' indexes are searched before any row is written, so that
+ * the array knows how many elements to leave JEntries for (array_begin);
+ * the partitions stay open in between.
  */
 static JEntry
 export_table(ExportState *st, const ExportSpec *spec, Datum user_id,
