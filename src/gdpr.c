@@ -136,10 +136,8 @@ typedef struct DocArray
 {
 	uint32		padstart;		/* offset before the array's padding */
 	uint32		start;			/* offset of its header */
-	uint32		reserved;		/* JEntries room was left for */
 	uint32		data_at;		/* offset of its first element's data */
-	DocBuf	   *elembuf;		/* DocElements, one per element */
-	DocElement *elems;			/* == elembuf->data */
+	DocElement *elems;			/* one per element, in ExportState.elembuf */
 	uint32		nelems;
 } DocArray;
 
@@ -704,15 +702,13 @@ array_begin(ExportState *st, DocArray *arr, uint32 expected)
 				 errmsg("user data too large to export as one jsonb value")));
 	doc_reserve(doc, (uint32) room);
 	doc->len += (uint32) room;
-	arr->reserved = expected;
 	arr->data_at = doc->len;
 	arr->nelems = 0;
 	/* one buffer serves the arrays in turn: its memory is touched once */
 	if (st->elembuf.data == NULL)
 		doc_init(&st->elembuf, st->cxt, EXPORT_INITIAL_SIZE);
 	st->elembuf.len = 0;
-	arr->elembuf = &st->elembuf;
-	arr->elems = (DocElement *) arr->elembuf->data;
+	arr->elems = (DocElement *) st->elembuf.data;
 }
 
 /*
@@ -735,9 +731,9 @@ array_add(ExportState *st, DocArray *arr, uint32 start)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("user data too large to export as one jsonb value")));
-	doc_reserve(arr->elembuf, sizeof(DocElement));
-	arr->elembuf->len += sizeof(DocElement);
-	arr->elems = (DocElement *) arr->elembuf->data;
+	doc_reserve(&st->elembuf, sizeof(DocElement));
+	st->elembuf.len += sizeof(DocElement);
+	arr->elems = (DocElement *) st->elembuf.data;
 	elem = &arr->elems[arr->nelems++];
 	elem->start = start;
 	elem->len = st->doc.len - start;
@@ -849,7 +845,6 @@ array_end(ExportState *st, DocArray *arr)
 			entries[i] = JENTRY_ISCONTAINER |
 				(end - (arr->elems[i - 1].start + arr->elems[i - 1].len - from));
 	}
-	arr->elembuf = NULL;
 	arr->elems = NULL;
 	return JENTRY_ISCONTAINER | (doc->len - arr->padstart);
 }
