@@ -22,6 +22,12 @@ SELECT sipcall.unschedule_maintenance();
 
 CREATE EXTENSION pg_cron;
 
+-- The jobs below are never committed: pg_cron's scheduler only sees
+-- committed jobs, so none of them can fire while the suite runs.  Each
+-- statement gets its own savepoint, so that an error leaves the rest.
+\set ON_ERROR_ROLLBACK on
+BEGIN;
+
 -- the default schedule: every ten minutes, running run_maintenance()
 SELECT sipcall.schedule_maintenance() AS jobid \gset
 SELECT jobid = :jobid AS same_job, jobname, schedule, command, database = current_database() AS here
@@ -42,6 +48,9 @@ SELECT schedule FROM cron.job;
 SELECT sipcall.unschedule_maintenance();
 SELECT sipcall.unschedule_maintenance();
 SELECT count(*) AS jobs FROM cron.job;
+
+ROLLBACK;
+\set ON_ERROR_ROLLBACK off
 
 -- not for everyone
 SELECT has_function_privilege('public', 'sipcall.schedule_maintenance(text)', 'EXECUTE') AS public_may_schedule,

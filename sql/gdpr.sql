@@ -155,16 +155,21 @@ SELECT jsonb_path_query_array(e -> 'calls', '$[*].destination_number') AS number
                          FROM sipcall.calls c WHERE c.user_id = '9d000000-0000-4000-8000-000000000006') AS equal
   FROM sipcall.export_user_data('9d000000-0000-4000-8000-000000000006', 'gdpr-key') AS e;
 
--- rows in a partition that is itself partitioned are exported too
-CREATE TABLE sipcall.calls_gdpr_sub PARTITION OF sipcall.calls
-    FOR VALUES FROM ('2031-01-01 00:00+00') TO ('2031-02-01 00:00+00') PARTITION BY HASH (user_id);
+-- rows in a partition that is itself partitioned are exported too; its
+-- month lies a century ahead of the clock, where no premake reaches
+SELECT (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '100 years') AT TIME ZONE 'UTC'
+       AS sub_month \gset
+SELECT format('CREATE TABLE sipcall.calls_gdpr_sub PARTITION OF sipcall.calls
+                   FOR VALUES FROM (%L) TO (%L) PARTITION BY HASH (user_id)',
+              :'sub_month', :'sub_month'::timestamptz + interval '1 month') AS ddl \gset
+:ddl;
 CREATE TABLE sipcall.calls_gdpr_sub_0 PARTITION OF sipcall.calls_gdpr_sub
     FOR VALUES WITH (MODULUS 2, REMAINDER 0);
 CREATE TABLE sipcall.calls_gdpr_sub_1 PARTITION OF sipcall.calls_gdpr_sub
     FOR VALUES WITH (MODULUS 2, REMAINDER 1);
 INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at)
 VALUES ('9dca0000-0000-4000-8000-0000000000ff', '9d000000-0000-4000-8000-000000000004',
-        sipcall.encrypt_data('+4999', 'gdpr-key'), '2031-01-15 12:00:00+00');
+        sipcall.encrypt_data('+4999', 'gdpr-key'), :'sub_month'::timestamptz + interval '14 days 12 hours');
 SELECT jsonb_array_length(e -> 'calls') AS calls,
        e #>> '{calls,-1,id}' AS last_call, e #>> '{calls,-1,destination_number}' AS number
   FROM sipcall.export_user_data('9d000000-0000-4000-8000-000000000004', 'gdpr-key') AS e;

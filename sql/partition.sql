@@ -43,15 +43,16 @@ INSERT INTO sipcall.calls (user_id, destination_number_enc) VALUES
     ('00000000-0000-0000-0000-00000000a001', '\x01'),
     ('00000000-0000-0000-0000-00000000a001', '\x01');
 
--- dangling references: 23503
-INSERT INTO sipcall.call_events (call_id, event_type)
-VALUES ('00000000-0000-0000-0000-0000000c0999', 'CHANNEL_CREATE');
+-- dangling references: 23503 (the rows are of a month without a partition,
+-- so that the messages name the default partitions, whatever the date)
+INSERT INTO sipcall.call_events (call_id, event_type, "timestamp")
+VALUES ('00000000-0000-0000-0000-0000000c0999', 'CHANNEL_CREATE', '2019-06-15 12:00+00');
 -- (the foreign key itself, when the trigger is bypassed by giving user_id)
-INSERT INTO sipcall.call_events (call_id, event_type, user_id)
+INSERT INTO sipcall.call_events (call_id, event_type, user_id, "timestamp")
 VALUES ('00000000-0000-0000-0000-0000000c0998', 'CHANNEL_CREATE',
-        '00000000-0000-0000-0000-00000000a001');
-INSERT INTO sipcall.calls (user_id, destination_number_enc)
-VALUES ('00000000-0000-0000-0000-00000000ffff', '\x01');
+        '00000000-0000-0000-0000-00000000a001', '2019-06-15 12:00+00');
+INSERT INTO sipcall.calls (user_id, destination_number_enc, initiated_at)
+VALUES ('00000000-0000-0000-0000-00000000ffff', '\x01', '2019-06-15 12:00+00');
 
 -- create_partition moves the month's rows out of the default partition,
 -- keeps the events of moved calls, and leaves other months alone

@@ -102,6 +102,10 @@ UPDATE sipcall.system_config SET config_value = '"1 year"'
 --
 UPDATE sipcall.system_config SET config_value = '5'
  WHERE config_key = 'partition.premake_months';
+-- one transaction, so that the months counted, premade and checked are
+-- those of one moment (premake reads the transaction's start time), also
+-- when a month begins while the test runs
+BEGIN;
 CREATE TEMP TABLE missing AS
 SELECT count(*) AS n
   FROM unnest(ARRAY['calls', 'call_events', 'audit_logs']) t,
@@ -113,6 +117,7 @@ SELECT count(*) AS present
   FROM unnest(ARRAY['calls', 'call_events', 'audit_logs']) t,
        generate_series(0, 5) i
  WHERE pg_temp.part_of(t, pg_temp.ago(-i * interval '1 month')) IS NOT NULL;
+COMMIT;
 -- new partitions are registered for pg_dump like the installed ones
 SELECT count(*) AS unregistered
   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
