@@ -84,6 +84,7 @@
 #include "utils/snapmgr.h"
 #include "utils/uuid.h"
 
+#include "privileged.h"
 #include "sipcall.h"
 
 PG_FUNCTION_INFO_V1(sipcall_export_user_data);
@@ -1242,7 +1243,7 @@ export_user(Datum user_id, Datum key)
 	const char *nsp;
 	ExportState st;
 	DocBuf	   *doc = &st.doc;
-	SipcallSavedUser saved;
+	SipcallPrivileged priv;
 	Oid			argtypes[5] = {UUIDOID, INT8OID, INT8OID, INT8OID, TEXTOID};
 	Datum		args[5];
 	Jsonb	   *user;
@@ -1273,7 +1274,7 @@ export_user(Datum user_id, Datum key)
 	st.decrypt_fcinfo->args[1].value = key;
 	st.decrypt_fcinfo->args[1].isnull = false;
 
-	sipcall_become_owner(&saved);
+	sipcall_privileged_enter(&priv);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -1356,7 +1357,7 @@ export_user(Datum user_id, Datum key)
 	args[1] = Int64GetDatum((int64) counts[1]);
 	args[2] = Int64GetDatum((int64) counts[3]);
 	args[3] = Int64GetDatum((int64) counts[2]);
-	args[4] = CStringGetTextDatum(GetUserNameFromId(saved.userid, false));
+	args[4] = CStringGetTextDatum(GetUserNameFromId(priv.caller, false));
 	sipcall_spi_exec(psprintf("INSERT INTO %s.audit_logs"
 							  " (user_id, action, resource_type, resource_id, details)"
 							  " VALUES ($1, 'gdpr_export', 'user', $1::pg_catalog.text,"
@@ -1366,7 +1367,7 @@ export_user(Datum user_id, Datum key)
 					 5, argtypes, args, NULL, SPI_OK_INSERT);
 
 	SPI_finish();
-	sipcall_restore_user(&saved);
+	sipcall_privileged_leave(&priv);
 	return (Jsonb *) doc->data;
 }
 
@@ -1418,7 +1419,7 @@ sipcall_delete_user_data(PG_FUNCTION_ARGS)
 	char	   *id_lower;
 	char	   *id_upper;
 	char	   *p;
-	SipcallSavedUser saved;
+	SipcallPrivileged priv;
 	Oid			argtypes[7] = {UUIDOID, TEXTOID, TEXTOID,
 	INT8OID, INT8OID, INT8OID, INT8OID};
 	Datum		args[7];
@@ -1436,7 +1437,7 @@ sipcall_delete_user_data(PG_FUNCTION_ARGS)
 	for (p = id_upper; *p; p++)
 		*p = pg_toupper((unsigned char) *p);
 
-	sipcall_become_owner(&saved);
+	sipcall_privileged_enter(&priv);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
@@ -1454,7 +1455,7 @@ sipcall_delete_user_data(PG_FUNCTION_ARGS)
 						 1, argtypes, args, NULL, SPI_OK_SELECT) == 0)
 	{
 		SPI_finish();
-		sipcall_restore_user(&saved);
+		sipcall_privileged_leave(&priv);
 		PG_RETURN_BOOL(false);
 	}
 
@@ -1527,7 +1528,7 @@ sipcall_delete_user_data(PG_FUNCTION_ARGS)
 					 1, argtypes, args, NULL, SPI_OK_DELETE);
 
 	/* the record of the erasure: what went, never whose */
-	args[1] = CStringGetTextDatum(GetUserNameFromId(saved.userid, false));
+	args[1] = CStringGetTextDatum(GetUserNameFromId(priv.caller, false));
 	args[3] = Int64GetDatum((int64) ncalls);
 	args[4] = Int64GetDatum((int64) nevents);
 	args[5] = Int64GetDatum((int64) nlimits);
@@ -1542,6 +1543,6 @@ sipcall_delete_user_data(PG_FUNCTION_ARGS)
 					 7, argtypes, args, NULL, SPI_OK_INSERT);
 
 	SPI_finish();
-	sipcall_restore_user(&saved);
+	sipcall_privileged_leave(&priv);
 	PG_RETURN_BOOL(true);
 }

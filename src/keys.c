@@ -42,6 +42,7 @@
 #include "utils/snapmgr.h"
 #include "utils/uuid.h"
 
+#include "privileged.h"
 #include "sipcall.h"
 
 PG_FUNCTION_INFO_V1(sipcall_call_events_fill);
@@ -111,6 +112,8 @@ sipcall_call_events_fill(PG_FUNCTION_ARGS)
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
 		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
 		elog(ERROR, "sipcall_call_events_fill: must be fired before insert or update, for each row");
+	sipcall_trigger_check_table(trigdata, "call_events_fill_trigger",
+								"call_events");
 
 	rel = trigdata->tg_relation;
 	desc = RelationGetDescr(rel);

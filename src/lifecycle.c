@@ -41,6 +41,7 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "privileged.h"
 #include "sipcall.h"
 
 PG_FUNCTION_INFO_V1(sipcall_premake_partitions);
@@ -118,16 +119,11 @@ Datum
 sipcall_drain_default_partitions(PG_FUNCTION_ARGS)
 {
 	const char *nsp = quote_identifier(get_namespace_name(sipcall_schema_oid(false)));
-	SipcallSavedUser saved;
-	int			nestlevel;
+	SipcallPrivileged priv;
 	int64		moved = 0;
 	int			t;
 
-	sipcall_become_owner(&saved);
-	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
+	sipcall_privileged_enter(&priv);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
@@ -203,8 +199,7 @@ sipcall_drain_default_partitions(PG_FUNCTION_ARGS)
 	}
 
 	SPI_finish();
-	AtEOXact_GUC(true, nestlevel);
-	sipcall_restore_user(&saved);
+	sipcall_privileged_leave(&priv);
 
 	PG_RETURN_INT64(moved);
 }

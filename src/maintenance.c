@@ -55,6 +55,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
+#include "privileged.h"
 #include "sipcall.h"
 
 PG_FUNCTION_INFO_V1(sipcall_run_maintenance);
@@ -142,7 +143,7 @@ sipcall_maintenance_run_step(int step, SipcallStepOutcome *out)
 {
 	MemoryContext outer = CurrentMemoryContext;
 	ErrorContextCallback errcallback;
-	SipcallSavedUser saved;
+	SipcallPrivileged priv;
 	instr_time	start;
 	instr_time	duration;
 
@@ -175,7 +176,7 @@ sipcall_maintenance_run_step(int step, SipcallStepOutcome *out)
 		sql = psprintf("SELECT %s.%s()", nsp,
 					   quote_identifier(steps[step].function));
 
-		sipcall_become_owner(&saved);
+		sipcall_privileged_enter(&priv);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		sipcall_spi_exec(sql, 0, NULL, NULL, NULL, SPI_OK_SELECT);
@@ -207,7 +208,7 @@ sipcall_maintenance_run_step(int step, SipcallStepOutcome *out)
 			MemoryContextSwitchTo(spicxt);
 		}
 		SPI_finish();
-		sipcall_restore_user(&saved);
+		sipcall_privileged_leave(&priv);
 	}
 
 	error_context_stack = errcallback.previous;
@@ -300,7 +301,8 @@ result_jsonb(const char *json)
 }
 
 /*
- * Keep maintenance_log bounded.  The caller has connected to SPI.
+ * Keep maintenance_log bounded.  The caller has connected to SPI, inside
+ * sipcall_privileged_enter().
  */
 static void
 log_prune(const char *nsp)
@@ -322,7 +324,7 @@ sipcall_maintenance_log_insert(const char *run_by, TimestampTz started,
 							   const char *result, const char *error)
 {
 	const char *nsp = quote_identifier(get_namespace_name(sipcall_schema_oid(false)));
-	SipcallSavedUser saved;
+	SipcallPrivileged priv;
 	Oid			argtypes[4] = {TEXTOID, TIMESTAMPTZOID, JSONBOID, TEXTOID};
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
@@ -340,7 +342,7 @@ sipcall_maintenance_log_insert(const char *run_by, TimestampTz started,
 	else
 		nulls[3] = 'n';
 
-	sipcall_become_owner(&saved);
+	sipcall_privileged_enter(&priv);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	sipcall_spi_exec(psprintf("INSERT INTO %s.maintenance_log"
@@ -354,7 +356,7 @@ sipcall_maintenance_log_insert(const char *run_by, TimestampTz started,
 									 SPI_tuptable->tupdesc, 1, &isnull));
 	log_prune(nsp);
 	SPI_finish();
-	sipcall_restore_user(&saved);
+	sipcall_privileged_leave(&priv);
 	return id;
 }
 
@@ -365,7 +367,7 @@ void
 sipcall_maintenance_log_finish(int64 id, const char *result, const char *error)
 {
 	const char *nsp = quote_identifier(get_namespace_name(sipcall_schema_oid(false)));
-	SipcallSavedUser saved;
+	SipcallPrivileged priv;
 	Oid			argtypes[3] = {INT8OID, JSONBOID, TEXTOID};
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
@@ -377,7 +379,7 @@ sipcall_maintenance_log_finish(int64 id, const char *result, const char *error)
 	else
 		nulls[2] = 'n';
 
-	sipcall_become_owner(&saved);
+	sipcall_privileged_enter(&priv);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	sipcall_spi_exec(psprintf("UPDATE %s.maintenance_log"
@@ -386,7 +388,7 @@ sipcall_maintenance_log_finish(int64 id, const char *result, const char *error)
 							  " WHERE id = $1", nsp),
 					 3, argtypes, values, nulls, SPI_OK_UPDATE);
 	SPI_finish();
-	sipcall_restore_user(&saved);
+	sipcall_privileged_leave(&priv);
 }
 
 /*
@@ -397,10 +399,10 @@ uint64
 sipcall_maintenance_log_interrupted(void)
 {
 	const char *nsp = quote_identifier(get_namespace_name(sipcall_schema_oid(false)));
-	SipcallSavedUser saved;
+	SipcallPrivileged priv;
 	uint64		n;
 
-	sipcall_become_owner(&saved);
+	sipcall_privileged_enter(&priv);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	n = sipcall_spi_exec(psprintf("UPDATE %s.maintenance_log"
@@ -409,7 +411,7 @@ sipcall_maintenance_log_interrupted(void)
 								  " WHERE finished_at IS NULL AND run_by = 'worker'", nsp),
 						 0, NULL, NULL, NULL, SPI_OK_UPDATE);
 	SPI_finish();
-	sipcall_restore_user(&saved);
+	sipcall_privileged_leave(&priv);
 	return n;
 }
 

@@ -53,6 +53,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
+#include "privileged.h"
 #include "sipcall.h"
 
 PG_FUNCTION_INFO_V1(sipcall_create_partition);
@@ -171,7 +172,7 @@ sipcall_make_partition(SipcallManagedTable table, DateADT for_date)
 	char		upper[32];
 	char	   *qpart;
 	char	   *cols;
-	SipcallSavedUser saved;
+	SipcallPrivileged priv;
 	Oid			argtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		args[2];
 	int			nestlevel;
@@ -212,7 +213,7 @@ sipcall_make_partition(SipcallManagedTable table, DateADT for_date)
 	if (OidIsValid(defpart))
 		LockRelationOid(defpart, AccessExclusiveLock);
 
-	sipcall_become_owner(&saved);
+	sipcall_privileged_enter(&priv);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
@@ -258,7 +259,7 @@ sipcall_make_partition(SipcallManagedTable table, DateADT for_date)
 					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 
 	SPI_finish();
-	sipcall_restore_user(&saved);
+	sipcall_privileged_leave(&priv);
 
 	if (moved > 0)
 		ereport(DEBUG1,

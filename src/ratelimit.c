@@ -69,6 +69,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "privileged.h"
 #include "ratelimit.h"
 #include "sipcall.h"
 
@@ -136,8 +137,8 @@ static bool rl_table_check(pg_uuid_t *user_id, text *endpoint,
 						   int32 max_requests, int32 window_minutes,
 						   TimestampTz now);
 static void rl_raise_unknown_user(void);
-static int	rl_spi_begin(SipcallSavedUser *saved);
-static void rl_spi_end(SipcallSavedUser *saved, int nestlevel);
+static void rl_spi_begin(SipcallPrivileged *priv);
+static void rl_spi_end(SipcallPrivileged *priv);
 static void rl_remove_key(const RlKey *key, uint32 hash);
 static void rl_remove_users(pg_uuid_t *users, int nusers);
 static void rl_xact_callback(XactEvent event, void *arg);
@@ -472,31 +473,24 @@ rl_relcache_callback(Datum arg, Oid relid)
 /*---- SPI plans ----*/
 
 /*
- * Connect SPI and run as the extension's owner with a safe search_path, so
- * that nothing the caller put on their search_path runs with the owner's
- * rights.  Only the SPI paths pay for this, never the shared fast path.
+ * Connect SPI and run as the extension's owner with the pinned search_path
+ * (sipcall_privileged_enter), so that nothing the caller put on their
+ * search_path runs with the owner's rights.  Only the SPI paths pay for
+ * this, never the shared fast path.
  */
-static int
-rl_spi_begin(SipcallSavedUser *saved)
+static void
+rl_spi_begin(SipcallPrivileged *priv)
 {
-	int			nestlevel;
-
+	sipcall_privileged_enter(priv);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
-	sipcall_become_owner(saved);
-	return nestlevel;
 }
 
 static void
-rl_spi_end(SipcallSavedUser *saved, int nestlevel)
+rl_spi_end(SipcallPrivileged *priv)
 {
-	sipcall_restore_user(saved);
-	AtEOXact_GUC(true, nestlevel);
 	SPI_finish();
+	sipcall_privileged_leave(priv);
 }
 
 static SPIPlanPtr
@@ -546,22 +540,21 @@ static bool
 rl_table_check(pg_uuid_t *user_id, text *endpoint, int32 max_requests,
 			   int32 window_minutes, TimestampTz now)
 {
-	SipcallSavedUser saved;
+	SipcallPrivileged priv;
 	Oid			argtypes[5] = {UUIDOID, TEXTOID, INT4OID, INT4OID, TIMESTAMPTZOID};
 	Datum		values[5];
 	bool		allowed;
 	bool		isnull;
 	int			ret;
-	int			nestlevel;
 
-	nestlevel = rl_spi_begin(&saved);
+	rl_spi_begin(&priv);
 
 	if (max_requests == 0)
 	{
 		/* nothing can be counted; only the user must exist */
 		if (!rl_user_exists(user_id))
 			rl_raise_unknown_user();
-		rl_spi_end(&saved, nestlevel);
+		rl_spi_end(&priv);
 		return false;
 	}
 
@@ -601,7 +594,7 @@ rl_table_check(pg_uuid_t *user_id, text *endpoint, int32 max_requests,
 	allowed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 										 SPI_tuptable->tupdesc, 2, &isnull));
 
-	rl_spi_end(&saved, nestlevel);
+	rl_spi_end(&priv);
 	return allowed;
 }
 
@@ -649,7 +642,7 @@ typedef struct RlLoaded
 static void
 rl_load_row(pg_uuid_t *user_id, text *endpoint, RlLoaded *loaded)
 {
-	SipcallSavedUser saved;
+	SipcallPrivileged priv;
 	Oid			argtypes[2] = {UUIDOID, TEXTOID};
 	Datum		values[2];
 	bool		isnull;
@@ -657,9 +650,8 @@ rl_load_row(pg_uuid_t *user_id, text *endpoint, RlLoaded *loaded)
 	HeapTuple	tup;
 	TupleDesc	desc;
 	Datum		d;
-	int			nestlevel;
 
-	nestlevel = rl_spi_begin(&saved);
+	rl_spi_begin(&priv);
 
 	if (rl_load_plan == NULL)
 		rl_load_plan = rl_prepare(
@@ -699,7 +691,7 @@ rl_load_row(pg_uuid_t *user_id, text *endpoint, RlLoaded *loaded)
 		loaded->minutes = isnull ? 60 : DatumGetInt32(d);
 	}
 
-	rl_spi_end(&saved, nestlevel);
+	rl_spi_end(&priv);
 }
 
 /*
@@ -985,6 +977,18 @@ sipcall_rate_limits_invalidate(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"rate_limits_invalidate\" must be called as a trigger")));
+	if (trigdata->tg_trigger->tgnargs == 0)
+		sipcall_trigger_check_table(trigdata, "rate_limits_invalidate",
+									"rate_limits");
+	else if (trigdata->tg_trigger->tgnargs == 1 &&
+			 strcmp(trigdata->tg_trigger->tgargs[0], "users") == 0 &&
+			 TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		sipcall_trigger_check_table(trigdata, "rate_limits_invalidate",
+									"users");
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trigger function \"rate_limits_invalidate\" takes no argument, or 'users' for a row trigger on \"sipcall.users\"")));
 
 	if (sipcall_rl_in_flusher || !rl_shared_usable())
 		return PointerGetDatum(NULL);

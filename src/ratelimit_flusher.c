@@ -17,6 +17,10 @@
  * somebody else changed it: the entry is dropped and the next check reloads
  * the row.  Locking rules are those of ratelimit.c.
  *
+ * The flusher connects as the bootstrap superuser, sets its own search_path
+ * (ignoring ALTER DATABASE/ROLE ... SET search_path) and writes through
+ * sipcall_privileged_enter(), as the extension's owner.
+ *
  * Copyright (c) 2026, the sipcall authors
  *
  * IDENTIFICATION
@@ -43,6 +47,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "privileged.h"
 #include "ratelimit.h"
 #include "sipcall.h"
 
@@ -301,7 +306,13 @@ rl_flush(void)
 
 		have_table = OidIsValid(sipcall_relid("rate_limits", true));
 		if (have_table)
+		{
+			SipcallPrivileged priv;
+
+			sipcall_privileged_enter(&priv);
 			rl_write(items, n);
+			sipcall_privileged_leave(&priv);
+		}
 
 		SPI_finish();
 		PopActiveSnapshot();
@@ -443,6 +454,8 @@ sipcall_ratelimit_flusher_main(Datum main_arg)
 		}
 	}
 	BackgroundWorkerInitializeConnection(sipcall_database, NULL, 0);
+	/* our own search_path, not the one ALTER DATABASE/ROLE ... SET gave */
+	sipcall_worker_pin_search_path();
 	pgstat_report_appname("sipcall rate limit flusher");
 
 	flush_cxt = AllocSetContextCreate(TopMemoryContext,

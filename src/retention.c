@@ -88,6 +88,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "privileged.h"
 #include "sipcall.h"
 
 PG_FUNCTION_INFO_V1(sipcall_cleanup_old_call_events);
@@ -292,6 +293,8 @@ sipcall_system_config_validate(PG_FUNCTION_ARGS)
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
 		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
 		elog(ERROR, "system_config_validate_trigger must fire BEFORE INSERT OR UPDATE FOR EACH ROW");
+	sipcall_trigger_check_table(trigdata, "system_config_validate_trigger",
+								"system_config");
 
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
 		trigdata->tg_newtuple : trigdata->tg_trigtuple;
@@ -889,7 +892,7 @@ cleanup(SipcallManagedTable table, const char *key)
 {
 	Interval   *retention = sipcall_config_retention(key);
 	TimestampTz cutoff;
-	SipcallSavedUser saved;
+	SipcallPrivileged priv;
 	int			nestlevel;
 	int64		removed;
 
@@ -901,11 +904,8 @@ cleanup(SipcallManagedTable table, const char *key)
 												   TimestampGetDatum(GetCurrentTransactionStartTimestamp()),
 												   IntervalPGetDatum(retention)));
 
-	sipcall_become_owner(&saved);
+	sipcall_privileged_enter(&priv);
 	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
 	if (table == SIPCALL_CALLS)
 		(void) set_config_option("session_replication_role", "replica",
 								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
@@ -917,7 +917,7 @@ cleanup(SipcallManagedTable table, const char *key)
 
 	SPI_finish();
 	AtEOXact_GUC(true, nestlevel);
-	sipcall_restore_user(&saved);
+	sipcall_privileged_leave(&priv);
 
 	if (removed > PG_INT32_MAX)
 	{

@@ -39,22 +39,14 @@ extern int	sipcall_key_cache_size;
 
 extern void sipcall_guc_init(void);
 
-/*---- util.c: catalog lookups, running as the extension owner, SPI ----*/
-
-/* the saved identity of the caller while running as the extension owner */
-typedef struct SipcallSavedUser
-{
-	Oid			userid;
-	int			sec_context;
-} SipcallSavedUser;
+/*---- util.c: catalog lookups, SPI ----*/
 
 extern Oid	sipcall_extension_oid(bool missing_ok);
 extern Oid	sipcall_extension_schema(const char *extname);
 extern Oid	sipcall_schema_oid(bool missing_ok);
 extern Oid	sipcall_relid(const char *relname, bool missing_ok);
 extern Jsonb *sipcall_config_value(const char *key);
-extern void sipcall_become_owner(SipcallSavedUser *saved);
-extern void sipcall_restore_user(const SipcallSavedUser *saved);
+extern void sipcall_extension_owner(Oid *owner, Oid *nspoid);
 extern uint64 sipcall_spi_exec(const char *sql, int nargs, Oid *argtypes,
 							   Datum *values, const char *nulls, int expected);
 extern struct _SPI_plan *sipcall_spi_keep_plan(const char *sql, int nargs,

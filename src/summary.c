@@ -26,9 +26,11 @@
  * that refresh.  The second-statement snapshot needs READ COMMITTED, so
  * refresh refuses to run at a higher isolation level.
  *
- * The trigger function runs as the extension owner (SECURITY DEFINER), and
- * marks each day at most once per subtransaction of a backend, so the cost
- * of tracking is one small insert per statement that touches a new day.
+ * The trigger function runs as the extension owner (SECURITY DEFINER, with
+ * its search_path pinned, and its statements inside
+ * sipcall_privileged_enter()), fires only on calls, and marks each day at
+ * most once per subtransaction of a backend, so the cost of tracking is one
+ * small insert per statement that touches a new day.
  *
  * The triggers are ordinary (ENABLE, not ENABLE ALWAYS) triggers: with
  * session_replication_role = replica they do not fire.  Retention of
@@ -71,6 +73,7 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+#include "privileged.h"
 #include "sipcall.h"
 
 PG_FUNCTION_INFO_V1(sipcall_calls_track_trigger);
@@ -315,6 +318,7 @@ Datum
 sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	SipcallPrivileged priv;
 	DateADT    *days;
 	int			ndays = 0;
 	int			maxdays = 16;
@@ -328,11 +332,14 @@ sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"calls_track_trigger\" must be fired AFTER, FOR EACH STATEMENT")));
+	sipcall_trigger_check_table(trigdata, "calls_track_trigger", "calls");
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{
 		const char *nsp = summary_schema();
+		SipcallPrivileged priv;
 
+		sipcall_privileged_enter(&priv);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		sipcall_spi_exec(psprintf("INSERT INTO %s.daily_summary_dirty (call_date)"
@@ -340,6 +347,7 @@ sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 								  nsp, nsp),
 						 0, NULL, NULL, NULL, SPI_OK_INSERT);
 		SPI_finish();
+		sipcall_privileged_leave(&priv);
 		return PointerGetDatum(NULL);
 	}
 
@@ -409,6 +417,7 @@ sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	}
 
+	sipcall_privileged_enter(&priv);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
@@ -468,6 +477,7 @@ sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 	}
 
 	SPI_finish();
+	sipcall_privileged_leave(&priv);
 
 	/* remember them (once inserted) for the next statements */
 	{
@@ -489,7 +499,7 @@ int64
 sipcall_summary_refresh(void)
 {
 	const char *nsp;
-	SipcallSavedUser saved;
+	SipcallPrivileged priv;
 	int64		ndays;
 	Datum		days;
 	bool		isnull;
@@ -505,7 +515,7 @@ sipcall_summary_refresh(void)
 	LockRelationOid(sipcall_relid("daily_call_summary", false), ExclusiveLock);
 	marked_lxid = InvalidLocalTransactionId;
 
-	sipcall_become_owner(&saved);
+	sipcall_privileged_enter(&priv);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
@@ -535,7 +545,7 @@ sipcall_summary_refresh(void)
 	if (isnull)
 	{
 		SPI_finish();
-		sipcall_restore_user(&saved);
+		sipcall_privileged_leave(&priv);
 		return 0;
 	}
 
@@ -599,7 +609,7 @@ sipcall_summary_refresh(void)
 										SPI_tuptable->tupdesc, 1, &isnull));
 
 	SPI_finish();
-	sipcall_restore_user(&saved);
+	sipcall_privileged_leave(&priv);
 
 	return ndays;
 }
@@ -629,13 +639,13 @@ Datum
 sipcall_rebuild_daily_summary(PG_FUNCTION_ARGS)
 {
 	const char *nsp = summary_schema();
-	SipcallSavedUser saved;
+	SipcallPrivileged priv;
 	uint64		ndays;
 
 	LockRelationOid(sipcall_relid("daily_call_summary", false), ExclusiveLock);
 	marked_lxid = InvalidLocalTransactionId;
 
-	sipcall_become_owner(&saved);
+	sipcall_privileged_enter(&priv);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
@@ -656,7 +666,7 @@ sipcall_rebuild_daily_summary(PG_FUNCTION_ARGS)
 							 0, NULL, NULL, NULL, SPI_OK_INSERT);
 
 	SPI_finish();
-	sipcall_restore_user(&saved);
+	sipcall_privileged_leave(&priv);
 
 	PG_RETURN_INT64((int64) ndays);
 }

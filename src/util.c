@@ -2,12 +2,12 @@
  *
  * util.c
  *		Small helpers the other modules share: finding the extension, its
- *		schema and tables, running as the extension's owner, and running
- *		parameterised SPI statements with their result checked.
+ *		owner, schema and tables, and running parameterised SPI statements
+ *		with their result checked.
  *
- * Internal statements that change the schema (partitions, retention) run as
- * the owner of the extension, whoever calls the SQL function; the caller's
- * privilege to call it is checked by GRANT EXECUTE.
+ * Internal statements run as the owner of the extension, whoever calls the
+ * SQL function, through sipcall_privileged_enter() (privileged.c); the
+ * caller's privilege to call it is checked by GRANT EXECUTE.
  *
  * Copyright (c) 2026, the sipcall authors
  *
@@ -170,26 +170,12 @@ sipcall_config_value(const char *key)
 }
 
 /*
- * Run as the extension's owner until sipcall_restore_user().  An error in
- * between needs no cleanup: (sub)transaction abort restores the user.
+ * The owner and the schema of sipcall (which must be created here).
  */
 void
-sipcall_become_owner(SipcallSavedUser *saved)
+sipcall_extension_owner(Oid *owner, Oid *nspoid)
 {
-	Oid			owner;
-	Oid			nspoid;
-
-	extension_row(sipcall_extension_oid(false), &owner, &nspoid);
-
-	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
-	SetUserIdAndSecContext(owner,
-						   saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);
-}
-
-void
-sipcall_restore_user(const SipcallSavedUser *saved)
-{
-	SetUserIdAndSecContext(saved->userid, saved->sec_context);
+	extension_row(sipcall_extension_oid(false), owner, nspoid);
 }
 
 /*
