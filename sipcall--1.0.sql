@@ -3,6 +3,14 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION sipcall CASCADE" to load this file. \quit
 
+
+/*
+ * Every name and operator below resolves through pg_catalog and sipcall's
+ * own schema only, whatever search_path CREATE EXTENSION runs with (which
+ * holds the schema of pgcrypto, often public): the views and defaults are
+ * bound now, by OID.  SET LOCAL ends with this script.
+ */
+SET LOCAL search_path = pg_catalog, @extschema@, pg_temp;
 /*
  * Tables.
  *
@@ -111,6 +119,11 @@ COMMENT ON TABLE @extschema@.call_keys IS
     'Registry of calls.id and calls.call_uuid, unique across all partitions of calls (maintained by triggers)';
 
 /*
+ * Every trigger function of sipcall pins its search_path, fires only on its
+ * own table (or that table's partitions; elsewhere it raises 39P01) and is
+ * not executable by PUBLIC (firing a trigger needs no EXECUTE privilege;
+ * attaching one does).
+ *
  * Keeping call_keys in step with calls.  An UPDATE that changes a call's
  * month moves the row to another partition, which PostgreSQL carries out
  * as BEFORE UPDATE on the old partition, a DELETE there and an INSERT into
@@ -125,8 +138,16 @@ COMMENT ON TABLE @extschema@.call_keys IS
 CREATE FUNCTION @extschema@.calls_keys_trigger()
 RETURNS trigger
 LANGUAGE plpgsql
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
+    IF TG_RELID <> '@extschema@.calls'::regclass
+       AND pg_partition_root(TG_RELID) IS DISTINCT FROM '@extschema@.calls'::regclass THEN
+        RAISE EXCEPTION 'trigger function "calls_keys_trigger" fires only on table "@extschema@.calls"'
+            USING ERRCODE = 'trigger_protocol_violated',
+                  DETAIL = format('Trigger "%s" fired it on table "%s.%s".',
+                                  TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME);
+    END IF;
     IF TG_OP = 'INSERT' THEN
         INSERT INTO @extschema@.call_keys (id, call_uuid, user_id, initiated_at)
              VALUES (NEW.id, NEW.call_uuid, NEW.user_id, NEW.initiated_at)
@@ -160,6 +181,8 @@ $$;
 COMMENT ON FUNCTION @extschema@.calls_keys_trigger() IS
     'Adds and updates the row of sipcall.call_keys of a call';
 
+REVOKE ALL ON FUNCTION @extschema@.calls_keys_trigger() FROM PUBLIC;
+
 CREATE TRIGGER calls_keys
     BEFORE INSERT OR UPDATE ON @extschema@.calls
     FOR EACH ROW EXECUTE FUNCTION @extschema@.calls_keys_trigger();
@@ -167,8 +190,16 @@ CREATE TRIGGER calls_keys
 CREATE FUNCTION @extschema@.calls_forget_trigger()
 RETURNS trigger
 LANGUAGE plpgsql
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
+    IF TG_RELID <> '@extschema@.calls'::regclass
+       AND pg_partition_root(TG_RELID) IS DISTINCT FROM '@extschema@.calls'::regclass THEN
+        RAISE EXCEPTION 'trigger function "calls_forget_trigger" fires only on table "@extschema@.calls"'
+            USING ERRCODE = 'trigger_protocol_violated',
+                  DETAIL = format('Trigger "%s" fired it on table "%s.%s".',
+                                  TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME);
+    END IF;
     IF NOT EXISTS (SELECT FROM @extschema@.calls WHERE id = OLD.id) THEN
         DELETE FROM @extschema@.call_keys WHERE id = OLD.id;
     END IF;
@@ -179,6 +210,8 @@ $$;
 COMMENT ON FUNCTION @extschema@.calls_forget_trigger() IS
     'Removes the row of sipcall.call_keys, and so the events, of a deleted call';
 
+REVOKE ALL ON FUNCTION @extschema@.calls_forget_trigger() FROM PUBLIC;
+
 CREATE TRIGGER calls_forget
     AFTER DELETE ON @extschema@.calls
     FOR EACH ROW EXECUTE FUNCTION @extschema@.calls_forget_trigger();
@@ -186,9 +219,16 @@ CREATE TRIGGER calls_forget
 CREATE FUNCTION @extschema@.calls_truncate_trigger()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
+    IF TG_RELID <> '@extschema@.calls'::regclass
+       AND pg_partition_root(TG_RELID) IS DISTINCT FROM '@extschema@.calls'::regclass THEN
+        RAISE EXCEPTION 'trigger function "calls_truncate_trigger" fires only on table "@extschema@.calls"'
+            USING ERRCODE = 'trigger_protocol_violated',
+                  DETAIL = format('Trigger "%s" fired it on table "%s.%s".',
+                                  TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME);
+    END IF;
     TRUNCATE @extschema@.call_keys, @extschema@.call_events;
     RETURN NULL;
 END;
@@ -196,6 +236,8 @@ $$;
 
 COMMENT ON FUNCTION @extschema@.calls_truncate_trigger() IS
     'Empties sipcall.call_keys, and so sipcall.call_events, when sipcall.calls is truncated';
+
+REVOKE ALL ON FUNCTION @extschema@.calls_truncate_trigger() FROM PUBLIC;
 
 CREATE TRIGGER calls_truncate
     AFTER TRUNCATE ON @extschema@.calls
@@ -243,10 +285,13 @@ COMMENT ON COLUMN @extschema@.call_events.user_id IS
 CREATE FUNCTION @extschema@.call_events_fill_trigger()
 RETURNS trigger
 LANGUAGE c
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS 'MODULE_PATHNAME', 'sipcall_call_events_fill';
 
 COMMENT ON FUNCTION @extschema@.call_events_fill_trigger() IS
     'Fills call_events.user_id from the call, or rejects an unknown call_id (23503)';
+
+REVOKE ALL ON FUNCTION @extschema@.call_events_fill_trigger() FROM PUBLIC;
 
 CREATE TRIGGER call_events_fill
     BEFORE INSERT OR UPDATE OF call_id, user_id
@@ -282,9 +327,16 @@ COMMENT ON COLUMN @extschema@.system_config.is_default IS
 CREATE FUNCTION @extschema@.system_config_defaults_trigger()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
+    IF TG_RELID <> '@extschema@.system_config'::regclass
+       AND pg_partition_root(TG_RELID) IS DISTINCT FROM '@extschema@.system_config'::regclass THEN
+        RAISE EXCEPTION 'trigger function "system_config_defaults_trigger" fires only on table "@extschema@.system_config"'
+            USING ERRCODE = 'trigger_protocol_violated',
+                  DETAIL = format('Trigger "%s" fired it on table "%s.%s".',
+                                  TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME);
+    END IF;
     IF TG_OP = 'INSERT' THEN
         DELETE FROM @extschema@.system_config
          WHERE config_key = NEW.config_key AND is_default;
@@ -298,6 +350,8 @@ $$;
 
 COMMENT ON FUNCTION @extschema@.system_config_defaults_trigger() IS
     'Lets an inserted system_config row replace the installed default of the same key';
+
+REVOKE ALL ON FUNCTION @extschema@.system_config_defaults_trigger() FROM PUBLIC;
 
 CREATE TRIGGER system_config_defaults
     BEFORE INSERT OR UPDATE ON @extschema@.system_config
@@ -379,15 +433,20 @@ COMMENT ON TABLE @extschema@.daily_call_summary IS
     'Calls per UTC day, kept up to date by sipcall.refresh_daily_summary()';
 /*
  * Analytics views.  Days are UTC days, whatever the session's TimeZone.
+ *
+ * Every function and operator is schema-qualified, and the script runs
+ * with search_path pinned to pg_catalog and sipcall's schema, so the
+ * views are bound to pg_catalog's (by OID) whatever schemas and search
+ * paths exist when they are created or read.
  */
 
 CREATE VIEW @extschema@.call_statistics AS
 SELECT pg_catalog.date_trunc('day', initiated_at, 'UTC') AS call_date,
-       count(*) AS total_calls,
-       count(CASE WHEN status = 'completed' THEN 1 END) AS completed_calls,
-       avg(duration_seconds) AS avg_duration,
-       sum(cost_cents) AS total_cost_cents,
-       avg(quality_score) AS avg_quality
+       pg_catalog.count(*) AS total_calls,
+       pg_catalog.count(CASE WHEN status OPERATOR(pg_catalog.=) 'completed' THEN 1 END) AS completed_calls,
+       pg_catalog.avg(duration_seconds) AS avg_duration,
+       pg_catalog.sum(cost_cents) AS total_cost_cents,
+       pg_catalog.avg(quality_score) AS avg_quality
   FROM @extschema@.calls
  GROUP BY pg_catalog.date_trunc('day', initiated_at, 'UTC')
  ORDER BY call_date DESC;
@@ -398,12 +457,12 @@ COMMENT ON VIEW @extschema@.call_statistics IS
 CREATE VIEW @extschema@.user_activity AS
 SELECT u.id,
        u.display_name,
-       count(c.id) AS total_calls,
-       max(c.initiated_at) AS last_call,
-       sum(c.cost_cents) AS total_cost_cents,
-       avg(c.quality_score) AS avg_quality
+       pg_catalog.count(c.id) AS total_calls,
+       pg_catalog.max(c.initiated_at) AS last_call,
+       pg_catalog.sum(c.cost_cents) AS total_cost_cents,
+       pg_catalog.avg(c.quality_score) AS avg_quality
   FROM @extschema@.users u
-  LEFT JOIN @extschema@.calls c ON u.id = c.user_id
+  LEFT JOIN @extschema@.calls c ON u.id OPERATOR(pg_catalog.=) c.user_id
  GROUP BY u.id, u.display_name;
 
 COMMENT ON VIEW @extschema@.user_activity IS
@@ -498,10 +557,14 @@ COMMENT ON FUNCTION @extschema@.rate_limit_status(uuid, text, integer, integer) 
 CREATE FUNCTION @extschema@.rate_limits_invalidate()
 RETURNS trigger
 LANGUAGE c
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS 'MODULE_PATHNAME', 'sipcall_rate_limits_invalidate';
 
 COMMENT ON FUNCTION @extschema@.rate_limits_invalidate() IS
     'Makes the next check_rate_limit reload the rate_limits rows that a committed change touched';
+
+/* fires only on rate_limits (and, with argument 'users', on users) */
+REVOKE ALL ON FUNCTION @extschema@.rate_limits_invalidate() FROM PUBLIC;
 
 CREATE TRIGGER rate_limits_invalidate
     AFTER INSERT OR UPDATE OR DELETE ON @extschema@.rate_limits
@@ -533,7 +596,7 @@ ALTER TABLE @extschema@.users ENABLE ALWAYS TRIGGER users_rate_limits_invalidate
 CREATE FUNCTION @extschema@.export_user_data(target_user_id uuid, encryption_key text)
 RETURNS jsonb
 LANGUAGE c STRICT VOLATILE PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS 'MODULE_PATHNAME', 'sipcall_export_user_data';
 
 COMMENT ON FUNCTION @extschema@.export_user_data(uuid, text) IS
@@ -544,7 +607,7 @@ REVOKE ALL ON FUNCTION @extschema@.export_user_data(uuid, text) FROM PUBLIC;
 CREATE FUNCTION @extschema@.delete_user_data(target_user_id uuid)
 RETURNS boolean
 LANGUAGE c STRICT VOLATILE PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS 'MODULE_PATHNAME', 'sipcall_delete_user_data';
 
 COMMENT ON FUNCTION @extschema@.delete_user_data(uuid) IS
@@ -606,14 +669,14 @@ REVOKE ALL ON FUNCTION @extschema@.cleanup_old_calls() FROM PUBLIC;
 
 /* How far premake has fallen behind: rows waiting in the default partitions. */
 CREATE VIEW @extschema@.default_partition_rows AS
-SELECT 'calls'::text AS table_name,
-       '@extschema@.calls_default'::regclass AS default_partition,
+SELECT 'calls'::pg_catalog.text AS table_name,
+       '@extschema@.calls_default'::pg_catalog.regclass AS default_partition,
        (SELECT pg_catalog.count(*) FROM ONLY @extschema@.calls_default) AS row_count
 UNION ALL
-SELECT 'call_events', '@extschema@.call_events_default'::regclass,
+SELECT 'call_events', '@extschema@.call_events_default'::pg_catalog.regclass,
        (SELECT pg_catalog.count(*) FROM ONLY @extschema@.call_events_default)
 UNION ALL
-SELECT 'audit_logs', '@extschema@.audit_logs_default'::regclass,
+SELECT 'audit_logs', '@extschema@.audit_logs_default'::pg_catalog.regclass,
        (SELECT pg_catalog.count(*) FROM ONLY @extschema@.audit_logs_default);
 
 COMMENT ON VIEW @extschema@.default_partition_rows IS
@@ -627,7 +690,10 @@ COMMENT ON VIEW @extschema@.default_partition_rows IS
 CREATE FUNCTION @extschema@.system_config_validate_trigger()
 RETURNS trigger
 LANGUAGE c
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS 'MODULE_PATHNAME', 'sipcall_system_config_validate';
+
+REVOKE ALL ON FUNCTION @extschema@.system_config_validate_trigger() FROM PUBLIC;
 
 COMMENT ON FUNCTION @extschema@.system_config_validate_trigger() IS
     'Rejects a bad value of partition.premake_months or a retention.* key (22023, naming the key)';
@@ -692,12 +758,14 @@ COMMENT ON TABLE @extschema@.daily_summary_dirty IS
 
 /*
  * SECURITY DEFINER: whoever changes calls may not write the dirty list
- * itself.  The function runs only fixed, schema-qualified statements, so
- * the caller's search_path cannot steer it.
+ * itself.  Its search_path is pinned (here, and again by its C code around
+ * every statement it runs), so the caller's search_path cannot steer it,
+ * and it fires only on calls.
  */
 CREATE FUNCTION @extschema@.calls_track_trigger()
 RETURNS trigger
 LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS 'MODULE_PATHNAME', 'sipcall_calls_track_trigger';
 
 REVOKE ALL ON FUNCTION @extschema@.calls_track_trigger() FROM PUBLIC;
@@ -746,7 +814,7 @@ REVOKE ALL ON FUNCTION @extschema@.rebuild_daily_summary() FROM PUBLIC;
 CREATE FUNCTION @extschema@.schedule_maintenance(schedule text DEFAULT '*/10 * * * *')
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
     IF schedule IS NULL THEN
@@ -773,7 +841,7 @@ REVOKE ALL ON FUNCTION @extschema@.schedule_maintenance(text) FROM PUBLIC;
 CREATE FUNCTION @extschema@.unschedule_maintenance()
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     job bigint;

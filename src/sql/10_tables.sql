@@ -106,6 +106,11 @@ COMMENT ON TABLE @extschema@.call_keys IS
     'Registry of calls.id and calls.call_uuid, unique across all partitions of calls (maintained by triggers)';
 
 /*
+ * Every trigger function of sipcall pins its search_path, fires only on its
+ * own table (or that table's partitions; elsewhere it raises 39P01) and is
+ * not executable by PUBLIC (firing a trigger needs no EXECUTE privilege;
+ * attaching one does).
+ *
  * Keeping call_keys in step with calls.  An UPDATE that changes a call's
  * month moves the row to another partition, which PostgreSQL carries out
  * as BEFORE UPDATE on the old partition, a DELETE there and an INSERT into
@@ -120,8 +125,16 @@ COMMENT ON TABLE @extschema@.call_keys IS
 CREATE FUNCTION @extschema@.calls_keys_trigger()
 RETURNS trigger
 LANGUAGE plpgsql
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
+    IF TG_RELID <> '@extschema@.calls'::regclass
+       AND pg_partition_root(TG_RELID) IS DISTINCT FROM '@extschema@.calls'::regclass THEN
+        RAISE EXCEPTION 'trigger function "calls_keys_trigger" fires only on table "@extschema@.calls"'
+            USING ERRCODE = 'trigger_protocol_violated',
+                  DETAIL = format('Trigger "%s" fired it on table "%s.%s".',
+                                  TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME);
+    END IF;
     IF TG_OP = 'INSERT' THEN
         INSERT INTO @extschema@.call_keys (id, call_uuid, user_id, initiated_at)
              VALUES (NEW.id, NEW.call_uuid, NEW.user_id, NEW.initiated_at)
@@ -155,6 +168,8 @@ $$;
 COMMENT ON FUNCTION @extschema@.calls_keys_trigger() IS
     'Adds and updates the row of sipcall.call_keys of a call';
 
+REVOKE ALL ON FUNCTION @extschema@.calls_keys_trigger() FROM PUBLIC;
+
 CREATE TRIGGER calls_keys
     BEFORE INSERT OR UPDATE ON @extschema@.calls
     FOR EACH ROW EXECUTE FUNCTION @extschema@.calls_keys_trigger();
@@ -162,8 +177,16 @@ CREATE TRIGGER calls_keys
 CREATE FUNCTION @extschema@.calls_forget_trigger()
 RETURNS trigger
 LANGUAGE plpgsql
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
+    IF TG_RELID <> '@extschema@.calls'::regclass
+       AND pg_partition_root(TG_RELID) IS DISTINCT FROM '@extschema@.calls'::regclass THEN
+        RAISE EXCEPTION 'trigger function "calls_forget_trigger" fires only on table "@extschema@.calls"'
+            USING ERRCODE = 'trigger_protocol_violated',
+                  DETAIL = format('Trigger "%s" fired it on table "%s.%s".',
+                                  TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME);
+    END IF;
     IF NOT EXISTS (SELECT FROM @extschema@.calls WHERE id = OLD.id) THEN
         DELETE FROM @extschema@.call_keys WHERE id = OLD.id;
     END IF;
@@ -174,6 +197,8 @@ $$;
 COMMENT ON FUNCTION @extschema@.calls_forget_trigger() IS
     'Removes the row of sipcall.call_keys, and so the events, of a deleted call';
 
+REVOKE ALL ON FUNCTION @extschema@.calls_forget_trigger() FROM PUBLIC;
+
 CREATE TRIGGER calls_forget
     AFTER DELETE ON @extschema@.calls
     FOR EACH ROW EXECUTE FUNCTION @extschema@.calls_forget_trigger();
@@ -181,9 +206,16 @@ CREATE TRIGGER calls_forget
 CREATE FUNCTION @extschema@.calls_truncate_trigger()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
+    IF TG_RELID <> '@extschema@.calls'::regclass
+       AND pg_partition_root(TG_RELID) IS DISTINCT FROM '@extschema@.calls'::regclass THEN
+        RAISE EXCEPTION 'trigger function "calls_truncate_trigger" fires only on table "@extschema@.calls"'
+            USING ERRCODE = 'trigger_protocol_violated',
+                  DETAIL = format('Trigger "%s" fired it on table "%s.%s".',
+                                  TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME);
+    END IF;
     TRUNCATE @extschema@.call_keys, @extschema@.call_events;
     RETURN NULL;
 END;
@@ -191,6 +223,8 @@ $$;
 
 COMMENT ON FUNCTION @extschema@.calls_truncate_trigger() IS
     'Empties sipcall.call_keys, and so sipcall.call_events, when sipcall.calls is truncated';
+
+REVOKE ALL ON FUNCTION @extschema@.calls_truncate_trigger() FROM PUBLIC;
 
 CREATE TRIGGER calls_truncate
     AFTER TRUNCATE ON @extschema@.calls
@@ -238,10 +272,13 @@ COMMENT ON COLUMN @extschema@.call_events.user_id IS
 CREATE FUNCTION @extschema@.call_events_fill_trigger()
 RETURNS trigger
 LANGUAGE c
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS 'MODULE_PATHNAME', 'sipcall_call_events_fill';
 
 COMMENT ON FUNCTION @extschema@.call_events_fill_trigger() IS
     'Fills call_events.user_id from the call, or rejects an unknown call_id (23503)';
+
+REVOKE ALL ON FUNCTION @extschema@.call_events_fill_trigger() FROM PUBLIC;
 
 CREATE TRIGGER call_events_fill
     BEFORE INSERT OR UPDATE OF call_id, user_id
@@ -277,9 +314,16 @@ COMMENT ON COLUMN @extschema@.system_config.is_default IS
 CREATE FUNCTION @extschema@.system_config_defaults_trigger()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
+    IF TG_RELID <> '@extschema@.system_config'::regclass
+       AND pg_partition_root(TG_RELID) IS DISTINCT FROM '@extschema@.system_config'::regclass THEN
+        RAISE EXCEPTION 'trigger function "system_config_defaults_trigger" fires only on table "@extschema@.system_config"'
+            USING ERRCODE = 'trigger_protocol_violated',
+                  DETAIL = format('Trigger "%s" fired it on table "%s.%s".',
+                                  TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME);
+    END IF;
     IF TG_OP = 'INSERT' THEN
         DELETE FROM @extschema@.system_config
          WHERE config_key = NEW.config_key AND is_default;
@@ -293,6 +337,8 @@ $$;
 
 COMMENT ON FUNCTION @extschema@.system_config_defaults_trigger() IS
     'Lets an inserted system_config row replace the installed default of the same key';
+
+REVOKE ALL ON FUNCTION @extschema@.system_config_defaults_trigger() FROM PUBLIC;
 
 CREATE TRIGGER system_config_defaults
     BEFORE INSERT OR UPDATE ON @extschema@.system_config

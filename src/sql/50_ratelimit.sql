@@ -34,10 +34,14 @@ COMMENT ON FUNCTION @extschema@.rate_limit_status(uuid, text, integer, integer) 
 CREATE FUNCTION @extschema@.rate_limits_invalidate()
 RETURNS trigger
 LANGUAGE c
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS 'MODULE_PATHNAME', 'sipcall_rate_limits_invalidate';
 
 COMMENT ON FUNCTION @extschema@.rate_limits_invalidate() IS
     'Makes the next check_rate_limit reload the rate_limits rows that a committed change touched';
+
+/* fires only on rate_limits (and, with argument 'users', on users) */
+REVOKE ALL ON FUNCTION @extschema@.rate_limits_invalidate() FROM PUBLIC;
 
 CREATE TRIGGER rate_limits_invalidate
     AFTER INSERT OR UPDATE OR DELETE ON @extschema@.rate_limits

@@ -12,7 +12,7 @@
 CREATE FUNCTION @extschema@.export_user_data(target_user_id uuid, encryption_key text)
 RETURNS jsonb
 LANGUAGE c STRICT VOLATILE PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS 'MODULE_PATHNAME', 'sipcall_export_user_data';
 
 COMMENT ON FUNCTION @extschema@.export_user_data(uuid, text) IS
@@ -23,7 +23,7 @@ REVOKE ALL ON FUNCTION @extschema@.export_user_data(uuid, text) FROM PUBLIC;
 CREATE FUNCTION @extschema@.delete_user_data(target_user_id uuid)
 RETURNS boolean
 LANGUAGE c STRICT VOLATILE PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS 'MODULE_PATHNAME', 'sipcall_delete_user_data';
 
 COMMENT ON FUNCTION @extschema@.delete_user_data(uuid) IS

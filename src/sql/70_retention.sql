@@ -53,14 +53,14 @@ REVOKE ALL ON FUNCTION @extschema@.cleanup_old_calls() FROM PUBLIC;
 
 /* How far premake has fallen behind: rows waiting in the default partitions. */
 CREATE VIEW @extschema@.default_partition_rows AS
-SELECT 'calls'::text AS table_name,
-       '@extschema@.calls_default'::regclass AS default_partition,
+SELECT 'calls'::pg_catalog.text AS table_name,
+       '@extschema@.calls_default'::pg_catalog.regclass AS default_partition,
        (SELECT pg_catalog.count(*) FROM ONLY @extschema@.calls_default) AS row_count
 UNION ALL
-SELECT 'call_events', '@extschema@.call_events_default'::regclass,
+SELECT 'call_events', '@extschema@.call_events_default'::pg_catalog.regclass,
        (SELECT pg_catalog.count(*) FROM ONLY @extschema@.call_events_default)
 UNION ALL
-SELECT 'audit_logs', '@extschema@.audit_logs_default'::regclass,
+SELECT 'audit_logs', '@extschema@.audit_logs_default'::pg_catalog.regclass,
        (SELECT pg_catalog.count(*) FROM ONLY @extschema@.audit_logs_default);
 
 COMMENT ON VIEW @extschema@.default_partition_rows IS
@@ -74,7 +74,10 @@ COMMENT ON VIEW @extschema@.default_partition_rows IS
 CREATE FUNCTION @extschema@.system_config_validate_trigger()
 RETURNS trigger
 LANGUAGE c
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS 'MODULE_PATHNAME', 'sipcall_system_config_validate';
+
+REVOKE ALL ON FUNCTION @extschema@.system_config_validate_trigger() FROM PUBLIC;
 
 COMMENT ON FUNCTION @extschema@.system_config_validate_trigger() IS
     'Rejects a bad value of partition.premake_months or a retention.* key (22023, naming the key)';

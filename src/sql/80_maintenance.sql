@@ -55,12 +55,14 @@ COMMENT ON TABLE @extschema@.daily_summary_dirty IS
 
 /*
  * SECURITY DEFINER: whoever changes calls may not write the dirty list
- * itself.  The function runs only fixed, schema-qualified statements, so
- * the caller's search_path cannot steer it.
+ * itself.  Its search_path is pinned (here, and again by its C code around
+ * every statement it runs), so the caller's search_path cannot steer it,
+ * and it fires only on calls.
  */
 CREATE FUNCTION @extschema@.calls_track_trigger()
 RETURNS trigger
 LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS 'MODULE_PATHNAME', 'sipcall_calls_track_trigger';
 
 REVOKE ALL ON FUNCTION @extschema@.calls_track_trigger() FROM PUBLIC;
@@ -109,7 +111,7 @@ REVOKE ALL ON FUNCTION @extschema@.rebuild_daily_summary() FROM PUBLIC;
 CREATE FUNCTION @extschema@.schedule_maintenance(schedule text DEFAULT '*/10 * * * *')
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
     IF schedule IS NULL THEN
@@ -136,7 +138,7 @@ REVOKE ALL ON FUNCTION @extschema@.schedule_maintenance(text) FROM PUBLIC;
 CREATE FUNCTION @extschema@.unschedule_maintenance()
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     job bigint;
