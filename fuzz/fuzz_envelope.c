@@ -16,7 +16,10 @@
  *	   opening must fail.
  *
  * Key stretching runs once, at start-up, for the fixed parameters (the
- * ones the seed corpus was made with), so each run stays fast.  With
+ * ones the seed corpus was made with), so each run stays fast.  Before
+ * that, known answers: sipcall's PBKDF2, computed in chunks, must give
+ * exactly what OpenSSL's PKCS5_PBKDF2_HMAC gives, and the RFC 7914
+ * (section 11) vector.  With
  * FUZZ_WRITE_SEEDS=dir the binary writes a fresh seed corpus there and
  * exits (fuzz/run seeds).
  *
@@ -113,6 +116,62 @@ write_seeds(const char *dir)
 	}
 }
 
+/* sipcall_kdf_begin/step/end against PKCS5_PBKDF2_HMAC, chunk by chunk */
+static void
+check_kdf(const char *pass, const uint8_t *salt, uint8_t salt_len,
+		  uint32_t iterations, uint32_t chunk)
+{
+	SipcallKdfParams p;
+	SipcallKdfState st;
+	uint8_t		ours[SIPCALL_ENV_KEY_LEN];
+	uint8_t		id[SIPCALL_ENV_KEY_ID_LEN];
+	uint8_t		ref[SIPCALL_ENV_KEY_LEN];
+
+	memset(&p, 0, sizeof(p));
+	p.kdf = SIPCALL_ENV_KDF_PBKDF2_SHA256;
+	p.iterations = iterations;
+	p.salt_len = salt_len;
+	memcpy(p.salt, salt, salt_len);
+	CHECK(sipcall_kdf_begin(&st, pass, strlen(pass), &p) == SIPCALL_ENV_OK);
+	while (!sipcall_kdf_done(&st))
+		CHECK(sipcall_kdf_step(&st, chunk) == SIPCALL_ENV_OK);
+	CHECK(sipcall_kdf_end(&st, ours, id) == SIPCALL_ENV_OK);
+	CHECK(PKCS5_PBKDF2_HMAC(pass, (int) strlen(pass), salt, salt_len,
+							(int) iterations, EVP_sha256(),
+							sizeof(ref), ref) == 1);
+	CHECK(memcmp(ours, ref, sizeof(ref)) == 0);
+}
+
+static void
+known_answers(void)
+{
+	/* RFC 7914, section 11: PBKDF2-HMAC-SHA256("passwd", "salt", 1), first 32 bytes */
+	static const uint8_t rfc[32] = {
+		0x55, 0xac, 0x04, 0x6e, 0x56, 0xe3, 0x08, 0x9f,
+		0xec, 0x16, 0x91, 0xc2, 0x25, 0x44, 0xb6, 0x05,
+		0xf9, 0x41, 0x85, 0x21, 0x6d, 0xde, 0x04, 0x65,
+		0xe6, 0x8b, 0x9d, 0x57, 0xc2, 0x0d, 0xac, 0xbc};
+	SipcallKdfParams p;
+	uint8_t		key[SIPCALL_ENV_KEY_LEN];
+	uint8_t		id[SIPCALL_ENV_KEY_ID_LEN];
+	uint8_t		salt[64];
+
+	memset(&p, 0, sizeof(p));
+	p.kdf = SIPCALL_ENV_KDF_PBKDF2_SHA256;
+	p.iterations = 1;
+	p.salt_len = 4;
+	memcpy(p.salt, "salt", 4);
+	CHECK(sipcall_kdf_derive("passwd", 6, &p, key, id) == SIPCALL_ENV_OK);
+	CHECK(memcmp(key, rfc, sizeof(rfc)) == 0);
+
+	memset(salt, 0xa5, sizeof(salt));
+	check_kdf("k", salt, 16, 1, 1);
+	check_kdf("k", salt, 16, 2, 1);
+	check_kdf("fuzz passphrase", salt, 16, SIPCALL_KDF_CHUNK + 1, SIPCALL_KDF_CHUNK);
+	check_kdf("schl\xc3\xbcssel", salt, 64, 3 * SIPCALL_KDF_CHUNK - 1, SIPCALL_KDF_CHUNK);
+	check_kdf("p", salt, 16, SIPCALL_ENV_ITER_MIN, 999);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -120,6 +179,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void) argc;
 	(void) argv;
+	known_answers();
 	fixed.kdf = SIPCALL_ENV_KDF_PBKDF2_SHA256;
 	fixed.iterations = SIPCALL_ENV_ITER_MIN;
 	fixed.salt_len = SIPCALL_ENV_SALT_MIN;

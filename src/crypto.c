@@ -19,9 +19,24 @@
  *	  parameters and passphrase; the passphrase itself never goes there.
  *
  * A key derived for decryption enters the caches only after a value
- * decrypted with it, so forged envelopes cannot flush them.  Evicted keys
- * and passphrases are wiped with OPENSSL_cleanse, and so is the backend
- * cache at process exit.
+ * decrypted with it, so forged envelopes cannot flush them, and
+ * decrypt_data refuses (39000) an envelope asking for more iterations than
+ * this installation writes, before stretching anything.  Stretching is
+ * done SIPCALL_KDF_CHUNK iterations at a time with CHECK_FOR_INTERRUPTS in
+ * between, so a cancel or statement_timeout stops it.
+ *
+ * The shared cache cannot be flushed by strangers: every entry remembers
+ * the database and role that stretched it, one such pair holds at most a
+ * quarter of the entries (churning its own least recently used one beyond
+ * that), and a newcomer that finds the cache full takes the least recently
+ * used entry of the pair holding the most.  A flood of throw-away keys from
+ * one database or role thus only ever evicts keys of its own, or of
+ * another pair that holds more than the victim does.
+ *
+ * Evicted keys and passphrases are wiped with OPENSSL_cleanse, and so is
+ * the backend cache at process exit.  Copies of the key and plaintext
+ * arguments, stretched keys and decrypted output are wiped on every exit,
+ * errors included (PG_CATCH).
  *
  * Locking: the shared cache is guarded by one LWLock.  Lookups take it
  * shared (and bump an atomic LRU stamp), insertions exclusive.  Key
@@ -103,6 +118,8 @@ typedef struct LocalKey
 typedef struct SharedKey
 {
 	bool		used;
+	Oid			dbid;			/* who stretched it: database ... */
+	Oid			roleid;			/* ... and role */
 	pg_atomic_uint64 last_used;
 	uint8		fingerprint[SIPCALL_ENV_FINGERPRINT_LEN];
 	uint8		key[SIPCALL_ENV_KEY_LEN];
@@ -168,6 +185,10 @@ static LocalKey *remember_key(LocalKey *tmp, const char *pass,
 static void forget_local_key(LocalKey *k);
 static bool shared_lookup(LocalKey *tmp);
 static void shared_insert(const LocalKey *k);
+static SharedKey *shared_victim_of_biggest(void);
+static SipcallEnvStatus derive_key(const char *pass, size_t pass_len,
+								   const SipcallKdfParams *params,
+								   uint8 *key, uint8 *key_id);
 static Datum pgp_decrypt(Datum data, Datum key, Oid collation);
 static void pgp_invalidate(Datum arg, int cacheid, uint32 hashvalue);
 static const uint8 *next_nonce(void);
@@ -375,12 +396,14 @@ find_key(const char *pass, size_t pass_len, const SipcallKdfParams *params,
 		tmp->have_fingerprint = true;
 		if (shared_lookup(tmp))
 		{
+			ereport(DEBUG1,
+					(errmsg_internal("sipcall: derived key found in the shared key cache")));
 			tmp->from_shared = true;
 			return remember_key(tmp, pass, pass_len);
 		}
 	}
 
-	st = sipcall_kdf_derive(pass, pass_len, params, tmp->key, tmp->key_id);
+	st = derive_key(pass, pass_len, params, tmp->key, tmp->key_id);
 	if (st != SIPCALL_ENV_OK)
 	{
 		OPENSSL_cleanse(tmp, sizeof(*tmp));
@@ -388,6 +411,44 @@ find_key(const char *pass, size_t pass_len, const SipcallKdfParams *params,
 	}
 	tmp->prefix_len = sipcall_envelope_prefix(params, tmp->key_id, tmp->prefix);
 	return tmp;
+}
+
+/*
+ * Stretch a passphrase (the slow part), a chunk of iterations at a time,
+ * checking for interrupts in between; the KDF state is wiped whatever
+ * happens.
+ */
+static SipcallEnvStatus
+derive_key(const char *pass, size_t pass_len, const SipcallKdfParams *params,
+		   uint8 *key, uint8 *key_id)
+{
+	SipcallKdfState st;
+	volatile SipcallEnvStatus rc;
+
+	ereport(DEBUG1,
+			(errmsg_internal("sipcall: stretching a key (%u iterations)",
+							 params->iterations)));
+	rc = sipcall_kdf_begin(&st, pass, pass_len, params);
+	PG_TRY();
+	{
+		while (rc == SIPCALL_ENV_OK && !sipcall_kdf_done(&st))
+		{
+			CHECK_FOR_INTERRUPTS();
+			rc = sipcall_kdf_step(&st, SIPCALL_KDF_CHUNK);
+		}
+	}
+	PG_CATCH();
+	{
+		sipcall_kdf_free(&st);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (rc != SIPCALL_ENV_OK)
+	{
+		sipcall_kdf_free(&st);
+		return rc;
+	}
+	return sipcall_kdf_end(&st, key, key_id);
 }
 
 /*
@@ -473,10 +534,74 @@ shared_lookup(LocalKey *tmp)
 	return found;
 }
 
+/* order of entry indexes by who stretched them */
+static int
+shared_owner_cmp(const void *a, const void *b)
+{
+	const SharedKey *x = &shared_cache->entries[*(const int *) a];
+	const SharedKey *y = &shared_cache->entries[*(const int *) b];
+
+	if (x->dbid != y->dbid)
+		return x->dbid < y->dbid ? -1 : 1;
+	if (x->roleid != y->roleid)
+		return x->roleid < y->roleid ? -1 : 1;
+	return 0;
+}
+
+/*
+ * In a full cache (lock held exclusively): the least recently used entry
+ * of the database and role that hold the most entries.
+ */
+static SharedKey *
+shared_victim_of_biggest(void)
+{
+	int			n = shared_cache->nentries;
+	int		   *idx = palloc(sizeof(int) * n);
+	SharedKey  *victim = NULL;
+	int			victim_count = 0;
+	int			i;
+	int			start;
+
+	for (i = 0; i < n; i++)
+		idx[i] = i;
+	qsort(idx, n, sizeof(int), shared_owner_cmp);
+	for (start = 0; start < n; start = i)
+	{
+		SharedKey  *lru = &shared_cache->entries[idx[start]];
+
+		for (i = start + 1; i < n && shared_owner_cmp(&idx[start], &idx[i]) == 0; i++)
+		{
+			SharedKey  *e = &shared_cache->entries[idx[i]];
+
+			if (pg_atomic_read_u64(&e->last_used) < pg_atomic_read_u64(&lru->last_used))
+				lru = e;
+		}
+		if (victim == NULL || i - start > victim_count ||
+			(i - start == victim_count &&
+			 pg_atomic_read_u64(&lru->last_used) < pg_atomic_read_u64(&victim->last_used)))
+		{
+			victim = lru;
+			victim_count = i - start;
+		}
+	}
+	pfree(idx);
+	return victim;
+}
+
+/*
+ * Put a freshly stretched key into the shared cache, where this database
+ * and role may hold a quarter of the entries (see the header comment).
+ */
 static void
 shared_insert(const LocalKey *k)
 {
-	SharedKey  *victim = NULL;
+	Oid			dbid = MyDatabaseId;
+	Oid			roleid = GetUserId();
+	int			quota = Max(1, shared_cache->nentries / 4);
+	int			mine = 0;
+	SharedKey  *mine_lru = NULL;
+	SharedKey  *free_slot = NULL;
+	SharedKey  *victim;
 	int			i;
 
 	LWLockAcquire(shared_cache->lock, LW_EXCLUSIVE);
@@ -486,32 +611,42 @@ shared_insert(const LocalKey *k)
 
 		if (!e->used)
 		{
-			if (victim == NULL || victim->used)
-				victim = e;
+			if (free_slot == NULL)
+				free_slot = e;
 			continue;
 		}
 		if (memcmp(e->fingerprint, k->fingerprint,
 				   SIPCALL_ENV_FINGERPRINT_LEN) == 0)
 		{
 			/* another backend was quicker */
-			victim = NULL;
-			break;
+			LWLockRelease(shared_cache->lock);
+			return;
 		}
-		if (victim == NULL ||
-			(victim->used && pg_atomic_read_u64(&e->last_used) <
-			 pg_atomic_read_u64(&victim->last_used)))
-			victim = e;
+		if (e->dbid == dbid && e->roleid == roleid)
+		{
+			mine++;
+			if (mine_lru == NULL ||
+				pg_atomic_read_u64(&e->last_used) <
+				pg_atomic_read_u64(&mine_lru->last_used))
+				mine_lru = e;
+		}
 	}
-	if (victim != NULL)
-	{
-		OPENSSL_cleanse(victim->key, SIPCALL_ENV_KEY_LEN);
-		memcpy(victim->fingerprint, k->fingerprint, SIPCALL_ENV_FINGERPRINT_LEN);
-		memcpy(victim->key, k->key, SIPCALL_ENV_KEY_LEN);
-		memcpy(victim->key_id, k->key_id, SIPCALL_ENV_KEY_ID_LEN);
-		pg_atomic_write_u64(&victim->last_used,
-							pg_atomic_add_fetch_u64(&shared_cache->clock, 1));
-		victim->used = true;
-	}
+	if (mine >= quota)
+		victim = mine_lru;
+	else if (free_slot != NULL)
+		victim = free_slot;
+	else
+		victim = shared_victim_of_biggest();
+
+	OPENSSL_cleanse(victim->key, SIPCALL_ENV_KEY_LEN);
+	memcpy(victim->fingerprint, k->fingerprint, SIPCALL_ENV_FINGERPRINT_LEN);
+	memcpy(victim->key, k->key, SIPCALL_ENV_KEY_LEN);
+	memcpy(victim->key_id, k->key_id, SIPCALL_ENV_KEY_ID_LEN);
+	victim->dbid = dbid;
+	victim->roleid = roleid;
+	pg_atomic_write_u64(&victim->last_used,
+						pg_atomic_add_fetch_u64(&shared_cache->clock, 1));
+	victim->used = true;
 	LWLockRelease(shared_cache->lock);
 }
 
@@ -637,48 +772,64 @@ wipe_arg_copy(FunctionCallInfo fcinfo, int argno, void *copy)
 
 /*
  * encrypt_data(data text, key text) RETURNS bytea
+ *
+ * Copies of the arguments that detoasting made, and the stretched key
+ * while it is not cached, are wiped on every way out, errors included.
  */
 Datum
 sipcall_encrypt_data(PG_FUNCTION_ARGS)
 {
 	text	   *data = PG_GETARG_TEXT_PP(0);
 	text	   *keyt = PG_GETARG_TEXT_PP(1);
-	const char *pass = VARDATA_ANY(keyt);
-	size_t		pass_len = VARSIZE_ANY_EXHDR(keyt);
-	size_t		plain_len = VARSIZE_ANY_EXHDR(data);
-	size_t		total;
 	LocalKey	tmp;
-	LocalKey   *k;
-	bytea	   *result;
-	SipcallEnvStatus st;
+	bytea	   *result = NULL;
 
-	check_key(pass_len);
-	crypto_backend_init();
-	if (!install_params_valid)
-		load_install_params();
-
-	k = find_key(pass, pass_len, &install_params, &tmp);
-	if (k->serial == 0)
-		k = remember_key(k, pass, pass_len);
-
-	total = k->prefix_len + SIPCALL_ENV_NONCE_LEN + SIPCALL_ENV_TAG_LEN;
-	if (plain_len > MaxAllocSize - VARHDRSZ - total)
-		sipcall_envelope_throw(SIPCALL_ENV_TOO_LONG);
-	total += plain_len;
-
-	result = (bytea *) palloc(VARHDRSZ + total);
-	SET_VARSIZE(result, VARHDRSZ + total);
-	st = sipcall_envelope_seal(enc_ctx,
-							   enc_loaded == k->serial ? NULL : k->key,
-							   k->prefix, k->prefix_len, next_nonce(),
-							   (const uint8 *) VARDATA_ANY(data), plain_len,
-							   (uint8 *) VARDATA(result));
-	if (st != SIPCALL_ENV_OK)
+	memset(&tmp, 0, sizeof(tmp));
+	PG_TRY();
 	{
-		enc_loaded = 0;
-		sipcall_envelope_throw(st);
+		const char *pass = VARDATA_ANY(keyt);
+		size_t		pass_len = VARSIZE_ANY_EXHDR(keyt);
+		size_t		plain_len = VARSIZE_ANY_EXHDR(data);
+		size_t		total;
+		LocalKey   *k;
+		SipcallEnvStatus st;
+
+		check_key(pass_len);
+		crypto_backend_init();
+		if (!install_params_valid)
+			load_install_params();
+
+		k = find_key(pass, pass_len, &install_params, &tmp);
+		if (k->serial == 0)
+			k = remember_key(k, pass, pass_len);
+
+		total = k->prefix_len + SIPCALL_ENV_NONCE_LEN + SIPCALL_ENV_TAG_LEN;
+		if (plain_len > MaxAllocSize - VARHDRSZ - total)
+			sipcall_envelope_throw(SIPCALL_ENV_TOO_LONG);
+		total += plain_len;
+
+		result = (bytea *) palloc(VARHDRSZ + total);
+		SET_VARSIZE(result, VARHDRSZ + total);
+		st = sipcall_envelope_seal(enc_ctx,
+								   enc_loaded == k->serial ? NULL : k->key,
+								   k->prefix, k->prefix_len, next_nonce(),
+								   (const uint8 *) VARDATA_ANY(data), plain_len,
+								   (uint8 *) VARDATA(result));
+		if (st != SIPCALL_ENV_OK)
+		{
+			enc_loaded = 0;
+			sipcall_envelope_throw(st);
+		}
+		enc_loaded = k->serial;
 	}
-	enc_loaded = k->serial;
+	PG_CATCH();
+	{
+		OPENSSL_cleanse(&tmp, sizeof(tmp));
+		wipe_arg_copy(fcinfo, 0, data);
+		wipe_arg_copy(fcinfo, 1, keyt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 
 	wipe_arg_copy(fcinfo, 0, data);
 	wipe_arg_copy(fcinfo, 1, keyt);
@@ -687,83 +838,103 @@ sipcall_encrypt_data(PG_FUNCTION_ARGS)
 
 /*
  * decrypt_data(encrypted_data bytea, key text) RETURNS text
+ *
+ * The key argument's copy, a stretched key that is not cached and any
+ * plaintext that is not returned are wiped on every way out, errors
+ * included.
  */
 Datum
 sipcall_decrypt_data(PG_FUNCTION_ARGS)
 {
 	bytea	   *enc = PG_GETARG_BYTEA_PP(0);
 	text	   *keyt = PG_GETARG_TEXT_PP(1);
-	const char *pass = VARDATA_ANY(keyt);
-	size_t		pass_len = VARSIZE_ANY_EXHDR(keyt);
-	const uint8 *buf = (const uint8 *) VARDATA_ANY(enc);
-	size_t		len = VARSIZE_ANY_EXHDR(enc);
-	SipcallEnvelope env;
 	LocalKey	tmp;
-	LocalKey   *k;
-	text	   *result;
-	char	   *out;
-	SipcallEnvStatus st;
+	text	   *volatile result = NULL;
+	volatile size_t result_len = 0;
+	Datum		pgp_result = (Datum) 0;
+	volatile bool pgp = false;
 
-	check_key(pass_len);
-
-	switch (sipcall_envelope_format(buf, len))
+	memset(&tmp, 0, sizeof(tmp));
+	PG_TRY();
 	{
-		case SIPCALL_FORMAT_ENVELOPE:
-			break;
-		case SIPCALL_FORMAT_OPENPGP:
-			{
-				Datum		d = pgp_decrypt(PointerGetDatum(enc),
-											PointerGetDatum(keyt),
-											PG_GET_COLLATION());
+		const char *pass = VARDATA_ANY(keyt);
+		size_t		pass_len = VARSIZE_ANY_EXHDR(keyt);
+		const uint8 *buf = (const uint8 *) VARDATA_ANY(enc);
+		size_t		len = VARSIZE_ANY_EXHDR(enc);
+		SipcallEnvelope env;
+		LocalKey   *k;
+		char	   *out;
+		SipcallEnvStatus st;
 
-				wipe_arg_copy(fcinfo, 1, keyt);
-				PG_RETURN_DATUM(d);
-			}
-		case SIPCALL_FORMAT_UNKNOWN:
-			sipcall_envelope_throw(SIPCALL_ENV_CORRUPT);
+		check_key(pass_len);
+
+		switch (sipcall_envelope_format(buf, len))
+		{
+			case SIPCALL_FORMAT_ENVELOPE:
+				break;
+			case SIPCALL_FORMAT_OPENPGP:
+				pgp = true;
+				pgp_result = pgp_decrypt(PointerGetDatum(enc),
+										 PointerGetDatum(keyt),
+										 PG_GET_COLLATION());
+				break;
+			case SIPCALL_FORMAT_UNKNOWN:
+				sipcall_envelope_throw(SIPCALL_ENV_CORRUPT);
+		}
+
+		if (!pgp)
+		{
+			st = sipcall_envelope_parse(buf, len, &env);
+			if (st != SIPCALL_ENV_OK)
+				sipcall_envelope_throw(st);
+
+			/*
+			 * Never stretch harder than this installation does: a forged
+			 * count would cost seconds of CPU per call.
+			 */
+			if (env.params.iterations > SIPCALL_KDF_ITERATIONS)
+				sipcall_envelope_throw(SIPCALL_ENV_CORRUPT);
+
+			crypto_backend_init();
+			k = find_key(pass, pass_len, &env.params, &tmp);
+			if (CRYPTO_memcmp(k->key_id, env.key_id, SIPCALL_ENV_KEY_ID_LEN) != 0)
+				sipcall_envelope_throw(SIPCALL_ENV_CORRUPT);
+
+			result_len = env.ciphertext_len;
+			result = (text *) palloc(VARHDRSZ + env.ciphertext_len + 1);
+			out = VARDATA(result);
+			st = sipcall_envelope_open(dec_ctx,
+									   (k->serial != 0 && dec_loaded == k->serial) ?
+									   NULL : k->key,
+									   &env, (uint8 *) out);
+			dec_loaded = (st == SIPCALL_ENV_OK) ? k->serial : 0;
+			if (st == SIPCALL_ENV_OK &&
+				!pg_verifymbstr(out, (int) env.ciphertext_len, true))
+				ereport(ERROR,
+						(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+						 errmsg("decrypted data is not valid in the database encoding"),
+						 errhidestmt(true)));
+			if (st != SIPCALL_ENV_OK)
+				sipcall_envelope_throw(st);
+			/* a freshly stretched key proved right: cache it */
+			if (k->serial == 0)
+				dec_loaded = remember_key(k, pass, pass_len)->serial;
+			SET_VARSIZE(result, VARHDRSZ + env.ciphertext_len);
+		}
 	}
-
-	st = sipcall_envelope_parse(buf, len, &env);
-	if (st != SIPCALL_ENV_OK)
-		sipcall_envelope_throw(st);
-
-	crypto_backend_init();
-	k = find_key(pass, pass_len, &env.params, &tmp);
-	if (CRYPTO_memcmp(k->key_id, env.key_id, SIPCALL_ENV_KEY_ID_LEN) != 0)
+	PG_CATCH();
 	{
+		if (result != NULL)
+			OPENSSL_cleanse(VARDATA(result), result_len);
 		OPENSSL_cleanse(&tmp, sizeof(tmp));
-		sipcall_envelope_throw(SIPCALL_ENV_CORRUPT);
+		wipe_arg_copy(fcinfo, 1, keyt);
+		PG_RE_THROW();
 	}
-
-	result = (text *) palloc(VARHDRSZ + env.ciphertext_len + 1);
-	out = VARDATA(result);
-	st = sipcall_envelope_open(dec_ctx,
-							   (k->serial != 0 && dec_loaded == k->serial) ?
-							   NULL : k->key,
-							   &env, (uint8 *) out);
-	dec_loaded = (st == SIPCALL_ENV_OK) ? k->serial : 0;
-	if (st == SIPCALL_ENV_OK &&
-		!pg_verifymbstr(out, (int) env.ciphertext_len, true))
-	{
-		OPENSSL_cleanse(out, env.ciphertext_len);
-		OPENSSL_cleanse(&tmp, sizeof(tmp));
-		ereport(ERROR,
-				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
-				 errmsg("decrypted data is not valid in the database encoding"),
-				 errhidestmt(true)));
-	}
-	if (st != SIPCALL_ENV_OK)
-	{
-		OPENSSL_cleanse(out, env.ciphertext_len);
-		OPENSSL_cleanse(&tmp, sizeof(tmp));
-		sipcall_envelope_throw(st);
-	}
-	/* a freshly stretched key proved right: cache it */
-	if (k->serial == 0)
-		dec_loaded = remember_key(k, pass, pass_len)->serial;
-	SET_VARSIZE(result, VARHDRSZ + env.ciphertext_len);
+	PG_END_TRY();
 
 	wipe_arg_copy(fcinfo, 1, keyt);
+	if (pgp)
+		PG_RETURN_DATUM(pgp_result);
 	PG_FREE_IF_COPY(enc, 0);
 	PG_RETURN_TEXT_P(result);
 }

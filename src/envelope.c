@@ -30,6 +30,7 @@
 
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -139,25 +140,87 @@ sipcall_kdf_params_equal(const SipcallKdfParams *a, const SipcallKdfParams *b)
 }
 
 /*
- * Stretch a passphrase into an AES-256 key, and compute the key's
- * identifier.  This is the expensive step the key caches exist for.
+ * PBKDF2-HMAC-SHA256 (RFC 8018), one output block of 32 bytes:
+ *	U_1 = HMAC(P, S || INT(1)),  U_j = HMAC(P, U_{j-1}),  T = U_1 ^ ... ^ U_c
+ * computed the way OpenSSL's own implementation does (one HMAC context
+ * keyed once, re-initialised for every iteration), so the key is bit for
+ * bit what PKCS5_PBKDF2_HMAC gives, in chunks the caller chooses.
  */
 SipcallEnvStatus
-sipcall_kdf_derive(const char *pass, size_t pass_len,
-				   const SipcallKdfParams *params,
-				   uint8_t *key, uint8_t *key_id)
+sipcall_kdf_begin(SipcallKdfState *st, const char *pass, size_t pass_len,
+				  const SipcallKdfParams *params)
+{
+	static const uint8_t block1[4] = {0, 0, 0, 1};
+	OSSL_PARAM	mac_params[2];
+	size_t		len = 0;
+
+	memset(st, 0, sizeof(*st));
+	if (params->kdf != SIPCALL_ENV_KDF_PBKDF2_SHA256 ||
+		params->iterations < 1 || pass_len > (size_t) INT32_MAX)
+		return SIPCALL_ENV_CRYPTO_FAILED;
+	st->iterations = params->iterations;
+	st->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (st->mac == NULL)
+		return SIPCALL_ENV_CRYPTO_FAILED;
+	st->ctx = EVP_MAC_CTX_new(st->mac);
+	if (st->ctx == NULL)
+		return SIPCALL_ENV_CRYPTO_FAILED;
+	mac_params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+													 (char *) "SHA256", 0);
+	mac_params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_init(st->ctx, (const unsigned char *) pass, pass_len,
+					 mac_params) != 1 ||
+		EVP_MAC_update(st->ctx, params->salt, params->salt_len) != 1 ||
+		EVP_MAC_update(st->ctx, block1, sizeof(block1)) != 1 ||
+		EVP_MAC_final(st->ctx, st->u, &len, sizeof(st->u)) != 1 ||
+		len != sizeof(st->u))
+		return SIPCALL_ENV_CRYPTO_FAILED;
+	memcpy(st->t, st->u, sizeof(st->t));
+	st->done = 1;
+	return SIPCALL_ENV_OK;
+}
+
+/* At most chunk more iterations. */
+SipcallEnvStatus
+sipcall_kdf_step(SipcallKdfState *st, uint32_t chunk)
+{
+	while (st->done < st->iterations && chunk-- > 0)
+	{
+		size_t		len = 0;
+		int			i;
+
+		if (EVP_MAC_init(st->ctx, NULL, 0, NULL) != 1 ||
+			EVP_MAC_update(st->ctx, st->u, sizeof(st->u)) != 1 ||
+			EVP_MAC_final(st->ctx, st->u, &len, sizeof(st->u)) != 1 ||
+			len != sizeof(st->u))
+			return SIPCALL_ENV_CRYPTO_FAILED;
+		for (i = 0; i < SIPCALL_ENV_KEY_LEN; i++)
+			st->t[i] ^= st->u[i];
+		st->done++;
+	}
+	return SIPCALL_ENV_OK;
+}
+
+int
+sipcall_kdf_done(const SipcallKdfState *st)
+{
+	return st->ctx != NULL && st->done >= st->iterations;
+}
+
+/* The key, and its identifier; the state is wiped and freed. */
+SipcallEnvStatus
+sipcall_kdf_end(SipcallKdfState *st, uint8_t *key, uint8_t *key_id)
 {
 	uint8_t		mac[EVP_MAX_MD_SIZE];
 	unsigned int mac_len = 0;
 
-	if (params->kdf != SIPCALL_ENV_KDF_PBKDF2_SHA256 ||
-		pass_len > (size_t) INT32_MAX)
+	if (!sipcall_kdf_done(st))
+	{
+		sipcall_kdf_free(st);
 		return SIPCALL_ENV_CRYPTO_FAILED;
-	if (PKCS5_PBKDF2_HMAC(pass, (int) pass_len,
-						  params->salt, params->salt_len,
-						  (int) params->iterations, EVP_sha256(),
-						  SIPCALL_ENV_KEY_LEN, key) != 1)
-		return SIPCALL_ENV_CRYPTO_FAILED;
+	}
+	memcpy(key, st->t, SIPCALL_ENV_KEY_LEN);
+	sipcall_kdf_free(st);
 	if (HMAC(EVP_sha256(), key, SIPCALL_ENV_KEY_LEN,
 			 (const unsigned char *) KEY_ID_CONTEXT, strlen(KEY_ID_CONTEXT),
 			 mac, &mac_len) == NULL || mac_len < SIPCALL_ENV_KEY_ID_LEN)
@@ -168,6 +231,38 @@ sipcall_kdf_derive(const char *pass, size_t pass_len,
 	memcpy(key_id, mac, SIPCALL_ENV_KEY_ID_LEN);
 	OPENSSL_cleanse(mac, sizeof(mac));
 	return SIPCALL_ENV_OK;
+}
+
+void
+sipcall_kdf_free(SipcallKdfState *st)
+{
+	EVP_MAC_CTX_free(st->ctx);	/* wipes the keyed HMAC state */
+	EVP_MAC_free(st->mac);
+	OPENSSL_cleanse(st, sizeof(*st));
+}
+
+/*
+ * Stretch a passphrase into an AES-256 key, and compute the key's
+ * identifier, in one go (no interrupt checks: for callers outside the
+ * backend, such as the fuzz harness).
+ */
+SipcallEnvStatus
+sipcall_kdf_derive(const char *pass, size_t pass_len,
+				   const SipcallKdfParams *params,
+				   uint8_t *key, uint8_t *key_id)
+{
+	SipcallKdfState st;
+	SipcallEnvStatus rc;
+
+	rc = sipcall_kdf_begin(&st, pass, pass_len, params);
+	if (rc == SIPCALL_ENV_OK)
+		rc = sipcall_kdf_step(&st, params->iterations);
+	if (rc != SIPCALL_ENV_OK)
+	{
+		sipcall_kdf_free(&st);
+		return rc;
+	}
+	return sipcall_kdf_end(&st, key, key_id);
 }
 
 /*

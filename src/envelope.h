@@ -95,6 +95,26 @@ typedef struct SipcallKdfParams
 	uint8_t		salt[SIPCALL_ENV_SALT_MAX];
 } SipcallKdfParams;
 
+/*
+ * PBKDF2-HMAC-SHA256 for one 32-byte block, computed a chunk of iterations
+ * at a time so that the caller can check for interrupts in between:
+ * sipcall_kdf_begin, then sipcall_kdf_step until sipcall_kdf_done, then
+ * sipcall_kdf_end.  sipcall_kdf_free wipes and frees it, whatever state it
+ * is in (also after a failure, and more than once).
+ */
+typedef struct SipcallKdfState
+{
+	EVP_MAC    *mac;
+	EVP_MAC_CTX *ctx;			/* HMAC-SHA256 keyed with the passphrase */
+	uint32_t	iterations;
+	uint32_t	done;
+	uint8_t		u[SIPCALL_ENV_KEY_LEN];	/* the last U_j */
+	uint8_t		t[SIPCALL_ENV_KEY_LEN];	/* U_1 ^ ... ^ U_j */
+} SipcallKdfState;
+
+/* iterations between two interrupt checks: about a millisecond */
+#define SIPCALL_KDF_CHUNK			4096
+
 /* a parsed envelope; the pointers point into the caller's buffer */
 typedef struct SipcallEnvelope
 {
@@ -116,6 +136,14 @@ extern int	sipcall_kdf_params_equal(const SipcallKdfParams *a,
 extern SipcallEnvStatus sipcall_kdf_derive(const char *pass, size_t pass_len,
 										   const SipcallKdfParams *params,
 										   uint8_t *key, uint8_t *key_id);
+extern SipcallEnvStatus sipcall_kdf_begin(SipcallKdfState *st,
+										  const char *pass, size_t pass_len,
+										  const SipcallKdfParams *params);
+extern SipcallEnvStatus sipcall_kdf_step(SipcallKdfState *st, uint32_t chunk);
+extern int	sipcall_kdf_done(const SipcallKdfState *st);
+extern SipcallEnvStatus sipcall_kdf_end(SipcallKdfState *st, uint8_t *key,
+										uint8_t *key_id);
+extern void sipcall_kdf_free(SipcallKdfState *st);
 extern SipcallEnvStatus sipcall_kdf_fingerprint(const char *pass,
 												size_t pass_len,
 												const SipcallKdfParams *params,
