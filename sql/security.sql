@@ -1,0 +1,452 @@
+--
+-- Security: no role gains the rights of the extension owner or of a
+-- superuser through sipcall, and no caller disturbs another's state
+-- (API.md, Clarification 15).
+--
+-- Part 1.  A hostile role owns a database and so its schema public (as the
+-- Nextcloud manual sets it up), plants look-alike operators, functions and
+-- aggregates there for every type sipcall compares, each of which records
+-- the role it runs as (and makes the hostile role a superuser when it runs
+-- as one), and puts public first on the database's search_path -- all
+-- before sipcall is even installed.  Then every sipcall function, trigger
+-- and view, and the maintenance cycle, run in that database, driven by the
+-- hostile role and by a superuser.  No look-alike may ever run as anyone
+-- but the hostile role, and the role must gain nothing.
+--
+SELECT current_user AS sec_admin \gset
+CREATE ROLE regress_hostile LOGIN;
+CREATE DATABASE regress_sec OWNER regress_hostile;
+\c regress_sec regress_hostile
+
+-- the log of the look-alikes, and the one function they all call
+CREATE TABLE public.lookalike_log (
+    fn  text NOT NULL,
+    who name NOT NULL,
+    PRIMARY KEY (fn, who)
+);
+GRANT INSERT ON public.lookalike_log TO PUBLIC;
+
+CREATE FUNCTION public.lookalike_note(fn text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO public.lookalike_log VALUES (fn, current_user)
+        ON CONFLICT DO NOTHING;
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r
+         WHERE r.rolname OPERATOR(pg_catalog.=) current_user) THEN
+        EXECUTE 'ALTER ROLE regress_hostile SUPERUSER';
+    END IF;
+    RETURN true;
+END;
+$$;
+
+-- comparison operators, and + and -, for the types sipcall compares
+DO $$
+DECLARE
+    pair text[];
+    op   text;
+    n    int := 0;
+BEGIN
+    FOREACH pair SLICE 1 IN ARRAY ARRAY[
+        ['varchar', 'varchar'], ['varchar', 'text'], ['text', 'varchar'],
+        ['text', 'text'], ['date', 'date'], ['timestamptz', 'timestamptz'],
+        ['uuid', 'uuid'], ['int4', 'int4'], ['int8', 'int8'],
+        ['int8', 'int4'], ['int4', 'int8'], ['numeric', 'numeric'],
+        ['jsonb', 'jsonb'], ['xid', 'xid']]
+    LOOP
+        FOREACH op IN ARRAY ARRAY['=', '<>', '<', '>', '<=', '>=']
+        LOOP
+            CONTINUE WHEN pair[1] = 'xid' AND op NOT IN ('=', '<>');
+            n := n + 1;
+            EXECUTE format(
+                'CREATE FUNCTION public.lookalike_op%s(a %s, b %s) RETURNS boolean'
+                ' LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp'
+                ' AS %L',
+                n, pair[1], pair[2],
+                format('SELECT public.lookalike_note(%L) AND (a OPERATOR(pg_catalog.%s) b)',
+                       format('%s(%s,%s)', op, pair[1], pair[2]), op));
+            EXECUTE format(
+                'CREATE OPERATOR public.%s (LEFTARG = %s, RIGHTARG = %s,'
+                ' FUNCTION = public.lookalike_op%s)',
+                op, pair[1], pair[2], n);
+        END LOOP;
+    END LOOP;
+    FOREACH pair SLICE 1 IN ARRAY ARRAY[
+        ['int4', 'int4', 'int4'], ['int8', 'int8', 'int8'],
+        ['int8', 'int4', 'int8'], ['date', 'int4', 'date'],
+        ['timestamptz', 'interval', 'timestamptz']]
+    LOOP
+        FOREACH op IN ARRAY ARRAY['+', '-']
+        LOOP
+            n := n + 1;
+            EXECUTE format(
+                'CREATE FUNCTION public.lookalike_op%s(a %s, b %s) RETURNS %s'
+                ' LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp'
+                ' AS %L',
+                n, pair[1], pair[2], pair[3],
+                format('SELECT CASE WHEN public.lookalike_note(%L) THEN a OPERATOR(pg_catalog.%s) b END',
+                       format('%s(%s,%s)', op, pair[1], pair[2]), op));
+            EXECUTE format(
+                'CREATE OPERATOR public.%s (LEFTARG = %s, RIGHTARG = %s,'
+                ' FUNCTION = public.lookalike_op%s)',
+                op, pair[1], pair[2], n);
+        END LOOP;
+    END LOOP;
+END;
+$$;
+
+-- plain functions
+DO $$
+DECLARE
+    f text[];
+BEGIN
+    FOREACH f SLICE 1 IN ARRAY ARRAY[
+        ['now', '', 'timestamptz', 'pg_catalog.now()'],
+        ['clock_timestamp', '', 'timestamptz', 'pg_catalog.clock_timestamp()'],
+        ['lower', 'a text', 'text', 'pg_catalog.lower(a)'],
+        ['upper', 'a text', 'text', 'pg_catalog.upper(a)'],
+        ['round', 'a numeric', 'numeric', 'pg_catalog.round(a)'],
+        ['date_trunc', 'a text, b timestamptz', 'timestamptz', 'pg_catalog.date_trunc(a, b)'],
+        ['date_trunc', 'a text, b timestamptz, c text', 'timestamptz', 'pg_catalog.date_trunc(a, b, c)'],
+        ['isfinite', 'a date', 'boolean', 'pg_catalog.isfinite(a)'],
+        ['isfinite', 'a timestamptz', 'boolean', 'pg_catalog.isfinite(a)'],
+        ['strpos', 'a text, b text', 'integer', 'pg_catalog.strpos(a, b)'],
+        ['to_jsonb', 'a anyelement', 'jsonb', 'pg_catalog.to_jsonb(a)'],
+        ['date_part', 'a text, b timestamp', 'double precision', 'pg_catalog.date_part(a, b)']]
+    LOOP
+        EXECUTE format(
+            'CREATE FUNCTION public.%I(%s) RETURNS %s LANGUAGE sql VOLATILE'
+            ' SET search_path = pg_catalog, pg_temp AS %L',
+            f[1], f[2], f[3],
+            format('SELECT CASE WHEN public.lookalike_note(%L) THEN %s END',
+                   format('%s(%s)', f[1], f[2]), f[4]));
+    END LOOP;
+END;
+$$;
+CREATE FUNCTION public.unnest(a date[]) RETURNS SETOF date
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT d FROM pg_catalog.unnest(a) d WHERE public.lookalike_note('unnest(date[])') $$;
+
+-- aggregates: count(*), count, max, min, sum, avg; the final function
+-- records even a group of one row
+CREATE FUNCTION public.lookalike_count(s int8) RETURNS int8
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE WHEN public.lookalike_note('count(*)') THEN s + 1 END $$;
+CREATE AGGREGATE public.count(*) (SFUNC = public.lookalike_count, STYPE = int8, INITCOND = '0');
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['uuid', 'int4', 'varchar', 'text']
+    LOOP
+        EXECUTE format(
+            'CREATE FUNCTION public.lookalike_count_%s(s int8, v %s) RETURNS int8'
+            ' LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS %L',
+            t, t, format('SELECT CASE WHEN public.lookalike_note(%L) THEN'
+                         ' s + CASE WHEN v IS NULL THEN 0 ELSE 1 END END',
+                         format('count(%s)', t)));
+        EXECUTE format('CREATE AGGREGATE public.count(%s) (SFUNC = public.lookalike_count_%s,'
+                       ' STYPE = int8, INITCOND = ''0'')', t, t);
+    END LOOP;
+    FOREACH t IN ARRAY ARRAY['timestamptz', 'int8', 'int4', 'date']
+    LOOP
+        EXECUTE format(
+            'CREATE FUNCTION public.lookalike_larger_%s(s %s, v %s) RETURNS %s'
+            ' LANGUAGE sql VOLATILE STRICT SET search_path = pg_catalog, pg_temp AS %L',
+            t, t, t, t, format('SELECT CASE WHEN public.lookalike_note(%L) THEN'
+                               ' CASE WHEN v > s THEN v ELSE s END END',
+                               format('max(%s)', t)));
+        EXECUTE format(
+            'CREATE FUNCTION public.lookalike_smaller_%s(s %s, v %s) RETURNS %s'
+            ' LANGUAGE sql VOLATILE STRICT SET search_path = pg_catalog, pg_temp AS %L',
+            t, t, t, t, format('SELECT CASE WHEN public.lookalike_note(%L) THEN'
+                               ' CASE WHEN v < s THEN v ELSE s END END',
+                               format('min(%s)', t)));
+        EXECUTE format(
+            'CREATE FUNCTION public.lookalike_final_%s(s %s) RETURNS %s'
+            ' LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS %L',
+            t, t, t, format('SELECT CASE WHEN public.lookalike_note(%L) THEN s END',
+                            format('max/min(%s)', t)));
+        EXECUTE format('CREATE AGGREGATE public.max(%s) (SFUNC = public.lookalike_larger_%s,'
+                       ' STYPE = %s, FINALFUNC = public.lookalike_final_%s)', t, t, t, t);
+        EXECUTE format('CREATE AGGREGATE public.min(%s) (SFUNC = public.lookalike_smaller_%s,'
+                       ' STYPE = %s, FINALFUNC = public.lookalike_final_%s)', t, t, t, t);
+    END LOOP;
+END;
+$$;
+CREATE FUNCTION public.lookalike_sum4(s int8, v int4) RETURNS int8
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE WHEN public.lookalike_note('sum(int4)') THEN int4_sum(s, v) END $$;
+CREATE FUNCTION public.lookalike_sum4_final(s int8) RETURNS int8
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE WHEN public.lookalike_note('sum(int4)') THEN s END $$;
+CREATE AGGREGATE public.sum(int4) (SFUNC = public.lookalike_sum4, STYPE = int8,
+                                   FINALFUNC = public.lookalike_sum4_final);
+CREATE FUNCTION public.lookalike_avg4(s int8[], v int4) RETURNS int8[]
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE WHEN public.lookalike_note('avg(int4)') THEN int4_avg_accum(s, v) END $$;
+CREATE FUNCTION public.lookalike_avg4_final(s int8[]) RETURNS numeric
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE WHEN public.lookalike_note('avg(int4)') THEN int8_avg(s) END $$;
+CREATE AGGREGATE public.avg(int4) (SFUNC = public.lookalike_avg4, STYPE = int8[],
+                                   FINALFUNC = public.lookalike_avg4_final, INITCOND = '{0,0}');
+CREATE FUNCTION public.lookalike_avgn(s numeric[], v numeric) RETURNS numeric[]
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE WHEN public.lookalike_note('avg(numeric)') THEN
+        CASE WHEN v IS NULL THEN s ELSE ARRAY[s[1] + v, s[2] + 1] END END $$;
+CREATE FUNCTION public.lookalike_avgn_final(s numeric[]) RETURNS numeric
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE WHEN public.lookalike_note('avg(numeric)') AND s[2] > 0 THEN s[1] / s[2] END $$;
+CREATE AGGREGATE public.avg(numeric) (SFUNC = public.lookalike_avgn, STYPE = numeric[],
+                                      FINALFUNC = public.lookalike_avgn_final, INITCOND = '{0,0}');
+
+-- the trap is set: public first, for every session in this database
+ALTER DATABASE regress_sec SET search_path = public, pg_catalog;
+
+-- the look-alikes work: in the hostile role's own session they run
+SELECT 'a'::varchar = 'a'::varchar AS eq, count(*) AS n FROM (VALUES (1)) v;
+SELECT fn FROM public.lookalike_log ORDER BY 1;
+TRUNCATE public.lookalike_log;
+
+-- a superuser installs sipcall in this database, in a session whose
+-- search_path the database sets, and grants what the README says the
+-- application's role needs
+\c regress_sec :sec_admin
+SHOW search_path;
+CREATE EXTENSION sipcall CASCADE;
+GRANT USAGE ON SCHEMA sipcall TO regress_hostile;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA sipcall TO regress_hostile;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA sipcall TO regress_hostile;
+GRANT EXECUTE ON FUNCTION sipcall.export_user_data(uuid, text),
+                          sipcall.delete_user_data(uuid) TO regress_hostile;
+
+-- the views bound pg_catalog's operators and functions when they were made:
+-- they depend on no function or operator elsewhere (pg_depend lists no
+-- dependency on pg_catalog's own)
+SELECT DISTINCT v.relname AS view, o.nspname AS binds_from
+  FROM pg_catalog.pg_class v
+  JOIN pg_catalog.pg_rewrite r ON r.ev_class OPERATOR(pg_catalog.=) v.oid
+  JOIN pg_catalog.pg_depend d
+    ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+   AND d.objid OPERATOR(pg_catalog.=) r.oid
+  JOIN LATERAL (
+        SELECT p.pronamespace AS nsp FROM pg_catalog.pg_proc p
+         WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+           AND p.oid OPERATOR(pg_catalog.=) d.refobjid
+        UNION ALL
+        SELECT p.oprnamespace FROM pg_catalog.pg_operator p
+         WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass
+           AND p.oid OPERATOR(pg_catalog.=) d.refobjid) f ON true
+  JOIN LATERAL (SELECT n.nspname FROM pg_catalog.pg_namespace n
+                 WHERE n.oid OPERATOR(pg_catalog.=) f.nsp) o ON true
+ WHERE v.relnamespace OPERATOR(pg_catalog.=) 'sipcall'::pg_catalog.regnamespace
+   AND v.relkind OPERATOR(pg_catalog.=) 'v'
+ ORDER BY 1, 2;
+
+-- every SECURITY DEFINER function and every trigger function of sipcall
+-- pins its search_path; trigger functions are not executable by PUBLIC
+SELECT p.proname, p.prosecdef, p.proconfig,
+       pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute
+  FROM pg_catalog.pg_proc p
+ WHERE p.pronamespace OPERATOR(pg_catalog.=) 'sipcall'::pg_catalog.regnamespace
+   AND (p.prosecdef OR p.prorettype OPERATOR(pg_catalog.=) 'pg_catalog.trigger'::pg_catalog.regtype)
+ ORDER BY 1;
+
+-- the application's role at work: users, calls (in a far past month, so
+-- in the default partition), events, audit entries, settings, rate limits,
+-- encryption, the views
+\c regress_sec regress_hostile
+SET search_path = public, pg_catalog, sipcall;
+INSERT INTO sipcall.users (id, nextcloud_user_id, display_name) VALUES
+    ('00000000-0000-0000-0000-0000000000a1', 'alice', 'Alice'),
+    ('00000000-0000-0000-0000-0000000000b2', 'bob', 'Bob'),
+    ('00000000-0000-0000-0000-0000000000c3', 'carol', 'Carol');
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, call_uuid, status,
+                           initiated_at, duration_seconds, cost_cents, quality_score)
+VALUES ('10000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-0000000000a1',
+        sipcall.encrypt_data('+4915112345678', 'sec-key'), 'fs-1', 'completed',
+        '2001-03-10 10:00+00', 60, 12, 4.5),
+       ('10000000-0000-0000-0000-000000000002', '00000000-0000-0000-0000-0000000000a1',
+        sipcall.encrypt_data('+4915112345679', 'sec-key'), 'fs-2', 'initiated',
+        '2001-03-11 10:00+00', NULL, NULL, NULL),
+       ('10000000-0000-0000-0000-000000000003', '00000000-0000-0000-0000-0000000000b2',
+        sipcall.encrypt_data('+4915112345670', 'sec-key'), 'fs-3', 'completed',
+        '2001-03-12 10:00+00', 30, 5, 3.0),
+       ('10000000-0000-0000-0000-000000000004', '00000000-0000-0000-0000-0000000000c3',
+        sipcall.encrypt_data('+4915112345671', 'sec-key'), 'fs-4', 'completed',
+        '2001-03-12 11:00+00', 10, 1, 2.0);
+INSERT INTO sipcall.call_events (call_id, event_type, event_data, "timestamp")
+VALUES ('10000000-0000-0000-0000-000000000001', 'CHANNEL_ANSWER', '{"codec": "OPUS"}', '2001-03-10 10:00:05+00'),
+       ('10000000-0000-0000-0000-000000000003', 'CHANNEL_ANSWER', '{"codec": "OPUS"}', '2001-03-12 10:00:05+00'),
+       ('10000000-0000-0000-0000-000000000004', 'CHANNEL_HANGUP', NULL, '2001-03-12 11:00:15+00');
+UPDATE sipcall.call_events SET call_id = '10000000-0000-0000-0000-000000000002'
+ WHERE event_type = 'CHANNEL_HANGUP';
+UPDATE sipcall.calls SET status = 'completed', duration_seconds = 20, initiated_at = '2001-04-02 09:00+00'
+ WHERE call_uuid = 'fs-2';
+INSERT INTO sipcall.audit_logs (user_id, action, resource_type, resource_id, "timestamp")
+VALUES ('00000000-0000-0000-0000-0000000000a1', 'login', 'user', '00000000-0000-0000-0000-0000000000a1', '2001-03-10 09:00+00'),
+       ('00000000-0000-0000-0000-0000000000b2', 'login', 'user', '00000000-0000-0000-0000-0000000000b2', '2001-03-12 09:00+00');
+INSERT INTO sipcall.system_config (config_key, config_value) VALUES ('app.theme', '"dark"');
+UPDATE sipcall.system_config SET config_value = '"light"' WHERE config_key = 'app.theme';
+INSERT INTO sipcall.system_config (config_key, config_value) VALUES ('partition.premake_months', '3');
+SELECT sipcall.check_rate_limit('00000000-0000-0000-0000-0000000000a1', 'POST /calls', 2) AS first,
+       sipcall.check_rate_limit('00000000-0000-0000-0000-0000000000a1', 'POST /calls', 2) AS second,
+       sipcall.check_rate_limit('00000000-0000-0000-0000-0000000000a1', 'POST /calls', 2) AS third;
+SELECT request_count, remaining FROM sipcall.rate_limit_status('00000000-0000-0000-0000-0000000000a1', 'POST /calls', 2);
+UPDATE sipcall.rate_limits SET request_count = 0 WHERE endpoint = 'POST /calls';
+SELECT sipcall.check_rate_limit('00000000-0000-0000-0000-0000000000b2', 'sms', 0) AS blocked;
+SELECT sipcall.decrypt_data(destination_number_enc, 'sec-key') FROM sipcall.calls WHERE call_uuid = 'fs-1';
+-- erasing a user by hand: the cascade runs as the tables' owner
+DELETE FROM sipcall.users WHERE nextcloud_user_id = 'carol';
+SELECT count(*) AS call_statistics_days FROM sipcall.call_statistics;
+SELECT display_name, total_calls FROM sipcall.user_activity ORDER BY display_name;
+SELECT table_name, row_count FROM sipcall.default_partition_rows ORDER BY table_name;
+SELECT pg_catalog.jsonb_typeof(sipcall.export_user_data('00000000-0000-0000-0000-0000000000a1', 'sec-key')) AS export;
+
+-- a superuser runs every maintenance function, in a session that has the
+-- hostile search_path, and changes calls and settings by hand
+\c regress_sec :sec_admin
+SET search_path = public, pg_catalog;
+UPDATE sipcall.calls SET duration_seconds = duration_seconds;
+INSERT INTO sipcall.system_config (config_key, config_value) VALUES ('retention.calls', '"1 year"');
+SELECT sipcall.create_partition('sipcall.calls', '2001-06-15');
+SELECT sipcall.premake_partitions() OPERATOR(pg_catalog.>=) 0 AS premade;
+SELECT sipcall.drain_default_partitions() AS moved;
+SELECT sipcall.refresh_daily_summary();
+SELECT call_date, total_calls, completed_calls, avg_duration, total_cost_cents
+  FROM sipcall.daily_call_summary ORDER BY call_date;
+SELECT sipcall.rebuild_daily_summary() AS days;
+SELECT sipcall.cleanup_old_call_events() AS events_removed;
+SELECT sipcall.cleanup_old_audit_logs() AS audit_removed;
+SELECT sipcall.cleanup_old_calls() AS calls_removed;
+SELECT sipcall.run_maintenance() OPERATOR(pg_catalog.->>) 'status' AS cycle;
+SELECT sipcall.run_maintenance() OPERATOR(pg_catalog.->>) 'status' AS cycle_again;
+\set VERBOSITY sqlstate
+SELECT sipcall.schedule_maintenance();
+SELECT sipcall.unschedule_maintenance();
+\set VERBOSITY default
+
+-- the application erases a user (as the extension owner, inside)
+\c regress_sec regress_hostile
+SET search_path = public, pg_catalog, sipcall;
+INSERT INTO sipcall.calls (user_id, destination_number_enc, status, initiated_at)
+VALUES ('00000000-0000-0000-0000-0000000000b2', sipcall.encrypt_data('+49', 'sec-key'),
+        'completed', '2001-03-20 10:00+00');
+SELECT sipcall.delete_user_data('00000000-0000-0000-0000-0000000000b2') AS erased;
+SELECT sipcall.delete_user_data('00000000-0000-0000-0000-0000000000b2') AS erased_again;
+
+-- and a superuser empties the tables (the TRUNCATE triggers)
+\c regress_sec :sec_admin
+TRUNCATE sipcall.rate_limits;
+TRUNCATE sipcall.calls CASCADE;
+
+-- the verdict: no look-alike ran as anyone but the hostile role, which
+-- gained nothing
+SET search_path = pg_catalog, pg_temp;
+SELECT fn, who FROM public.lookalike_log WHERE who <> 'regress_hostile' ORDER BY 1, 2;
+SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, rolreplication
+  FROM pg_roles WHERE rolname = 'regress_hostile';
+SELECT count(*) AS memberships FROM pg_auth_members WHERE member = 'regress_hostile'::regrole;
+
+\c contrib_regression :sec_admin
+DROP DATABASE regress_sec;
+DROP ROLE regress_hostile;
+
+--
+-- Part 2.  A trigger function of sipcall fires on its own table only.  A
+-- role without EXECUTE cannot attach one at all; one attached to another
+-- table by a superuser refuses to run (39P01).  This is what keeps
+-- rate_limits_invalidate from being hung on a stranger's table to wipe the
+-- shared rate-limit counters at every commit.
+--
+CREATE ROLE regress_stranger LOGIN;
+CREATE SCHEMA regress_stranger AUTHORIZATION regress_stranger;
+GRANT USAGE ON SCHEMA sipcall TO regress_stranger;
+SET ROLE regress_stranger;
+CREATE TABLE regress_stranger.t (user_id uuid, endpoint varchar(255));
+CREATE TRIGGER wipe AFTER TRUNCATE ON regress_stranger.t
+    FOR EACH STATEMENT EXECUTE FUNCTION sipcall.rate_limits_invalidate();
+CREATE TRIGGER wipe_rows AFTER INSERT ON regress_stranger.t
+    FOR EACH ROW EXECUTE FUNCTION sipcall.rate_limits_invalidate('users');
+CREATE TRIGGER track AFTER INSERT ON regress_stranger.t
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION sipcall.calls_track_trigger();
+CREATE TRIGGER fill BEFORE INSERT ON regress_stranger.t
+    FOR EACH ROW EXECUTE FUNCTION sipcall.call_events_fill_trigger();
+RESET ROLE;
+
+-- a superuser's mistake: every trigger function on a table not its own
+CREATE TABLE public.sec_foreign (
+    id uuid, user_id uuid, endpoint varchar(255), call_id uuid,
+    call_uuid varchar(255), initiated_at timestamptz,
+    config_key varchar(255), config_value jsonb, is_default boolean,
+    updated_at timestamptz
+);
+CREATE FUNCTION pg_temp.sec_fire(fn text, timing text, events text, level text,
+                                 stmt text, arg text DEFAULT '')
+RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('CREATE TRIGGER sec_t %s %s ON public.sec_foreign %s FOR EACH %s'
+                   ' EXECUTE FUNCTION sipcall.%I(%s)',
+                   timing, events,
+                   CASE WHEN level = 'STATEMENT' AND events IN ('INSERT', 'UPDATE', 'DELETE')
+                        THEN 'REFERENCING NEW TABLE AS n' ELSE '' END,
+                   level, fn, arg);
+    BEGIN
+        EXECUTE stmt;
+        EXECUTE 'DROP TRIGGER sec_t ON public.sec_foreign';
+        RETURN 'ran';
+    EXCEPTION WHEN OTHERS THEN
+        EXECUTE 'DROP TRIGGER sec_t ON public.sec_foreign';
+        RETURN SQLSTATE || ' ' || SQLERRM;
+    END;
+END;
+$$;
+SELECT fn, pg_temp.sec_fire(fn, timing, events, level, stmt, arg) AS outcome
+  FROM (VALUES
+    ('rate_limits_invalidate', 'AFTER', 'TRUNCATE', 'STATEMENT', 'TRUNCATE public.sec_foreign', ''),
+    ('rate_limits_invalidate', 'AFTER', 'INSERT', 'ROW', 'INSERT INTO public.sec_foreign DEFAULT VALUES', ''),
+    ('calls_keys_trigger', 'BEFORE', 'INSERT', 'ROW', 'INSERT INTO public.sec_foreign DEFAULT VALUES', ''),
+    ('calls_truncate_trigger', 'AFTER', 'TRUNCATE', 'STATEMENT', 'TRUNCATE public.sec_foreign', ''),
+    ('calls_track_trigger', 'AFTER', 'INSERT', 'STATEMENT', 'INSERT INTO public.sec_foreign DEFAULT VALUES', ''),
+    ('call_events_fill_trigger', 'BEFORE', 'INSERT', 'ROW', 'INSERT INTO public.sec_foreign DEFAULT VALUES', ''),
+    ('system_config_defaults_trigger', 'BEFORE', 'INSERT', 'ROW', 'INSERT INTO public.sec_foreign DEFAULT VALUES', ''),
+    ('system_config_validate_trigger', 'BEFORE', 'INSERT', 'ROW', 'INSERT INTO public.sec_foreign DEFAULT VALUES', '')
+  ) AS t(fn, timing, events, level, stmt, arg)
+ ORDER BY 1, 2;
+-- rows for the DELETE triggers to fire on
+INSERT INTO public.sec_foreign (id) VALUES ('00000000-0000-0000-0000-000000000001');
+SELECT fn, pg_temp.sec_fire(fn, 'AFTER', 'DELETE', 'ROW', 'DELETE FROM public.sec_foreign', arg) AS outcome
+  FROM (VALUES ('rate_limits_invalidate', '''users'''), ('calls_forget_trigger', '')) AS t(fn, arg)
+ ORDER BY 1;
+DROP TABLE public.sec_foreign;
+DROP SCHEMA regress_stranger CASCADE;
+REVOKE USAGE ON SCHEMA sipcall FROM regress_stranger;
+DROP ROLE regress_stranger;
+
+--
+-- Part 3.  decrypt_data never stretches a key with more iterations than
+-- this installation writes: a forged count fails at once with 39000
+-- instead of costing seconds of CPU.  A value made before the KDF was
+-- computed in chunks still decrypts: the derived key is bit for bit the
+-- same.
+--
+CREATE FUNCTION pg_temp.sec_try(e bytea, k text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN 'decrypted: ' || sipcall.decrypt_data(e, k);
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ' ' || SQLERRM;
+END;
+$$;
+CREATE TEMP TABLE sec_env AS SELECT sipcall.encrypt_data('12345', 'k1') AS e;
+SET statement_timeout = '2s';
+SELECT iterations, pg_temp.sec_try(overlay(e PLACING iterations FROM 12 FOR 4), 'k1') AS outcome
+  FROM sec_env,
+       (VALUES ('\x00989680'::bytea), ('\x7fffffff'::bytea), ('\x000927c1'::bytea)) AS i(iterations)
+ ORDER BY 1;
+SELECT pg_temp.sec_try(e, 'k1') AS intact FROM sec_env;
+RESET statement_timeout;
+-- made by sipcall 35084d9 (OpenSSL's PKCS5_PBKDF2_HMAC, 600,000 iterations)
+SELECT sipcall.decrypt_data('\x5343450101041e435b9e01000927c010ac5262df8a9c6a96e8beb26bef0f4bbee4d833207be955a8b7f4ac8c8e2cdfbd34689f630c1b0e92011d072e4d075e3d1f659b8f7ed53053', 'kat passphrase') AS known_answer;
