@@ -1,0 +1,266 @@
+# Security of the two background workers and of the shared key cache.
+#
+# A hostile role owns the database the workers serve (and so its schema
+# public), plants look-alike operators, functions and aggregates there that
+# record the role they run as (and make the role a superuser when they run
+# as one), and sets ALTER DATABASE ... SET search_path = public, pg_catalog
+# before either worker connects.  Then the maintenance worker runs cycles
+# over calls, events and audit rows in the default partitions, and the
+# rate-limit flusher writes counters: no look-alike may run as anyone but
+# the hostile role, and the role gains nothing.
+#
+# Then a flood of throw-away keys from another database and role must not
+# evict the application's key from the shared cache: a fresh connection's
+# first decrypt finds it there (sipcall says so at DEBUG1) instead of
+# stretching it again.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $node = PostgreSQL::Test::Cluster->new('security');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'sipcall'
+sipcall.database = 'nc'
+sipcall.maintenance_interval = 0
+sipcall.key_cache_size = 8
+});
+$node->start;
+
+$node->safe_psql('postgres', q{
+CREATE ROLE nextcloud LOGIN;
+CREATE DATABASE nc OWNER nextcloud;
+CREATE ROLE stranger LOGIN;
+CREATE ROLE stranger1 LOGIN;
+CREATE ROLE stranger2 LOGIN;
+CREATE ROLE stranger3 LOGIN;
+CREATE ROLE stranger4 LOGIN;
+CREATE DATABASE other OWNER stranger;
+});
+
+# ---- the trap, set by the database's owner ----
+$node->safe_psql('nc', q{
+CREATE TABLE public.lookalike_log (fn text NOT NULL, who name NOT NULL, PRIMARY KEY (fn, who));
+GRANT INSERT ON public.lookalike_log TO PUBLIC;
+CREATE FUNCTION public.lookalike_note(fn text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO public.lookalike_log VALUES (fn, current_user) ON CONFLICT DO NOTHING;
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r
+         WHERE r.rolname OPERATOR(pg_catalog.=) current_user) THEN
+        EXECUTE 'ALTER ROLE nextcloud SUPERUSER';
+    END IF;
+    RETURN true;
+END;
+$$;
+DO $do$
+DECLARE
+    pair text[];
+    op   text;
+    n    int := 0;
+BEGIN
+    FOREACH pair SLICE 1 IN ARRAY ARRAY[
+        ['varchar', 'varchar'], ['varchar', 'text'], ['text', 'varchar'],
+        ['text', 'text'], ['date', 'date'], ['timestamptz', 'timestamptz'],
+        ['uuid', 'uuid'], ['int4', 'int4'], ['int8', 'int8'],
+        ['int8', 'int4'], ['int4', 'int8'], ['numeric', 'numeric'],
+        ['jsonb', 'jsonb'], ['xid', 'xid']]
+    LOOP
+        FOREACH op IN ARRAY ARRAY['=', '<>', '<', '>', '<=', '>=']
+        LOOP
+            CONTINUE WHEN pair[1] = 'xid' AND op NOT IN ('=', '<>');
+            n := n + 1;
+            EXECUTE format('CREATE FUNCTION public.lookalike_op%s(a %s, b %s) RETURNS boolean'
+                           ' LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS %L',
+                           n, pair[1], pair[2],
+                           format('SELECT public.lookalike_note(%L) AND (a OPERATOR(pg_catalog.%s) b)',
+                                  format('%s(%s,%s)', op, pair[1], pair[2]), op));
+            EXECUTE format('CREATE OPERATOR public.%s (LEFTARG = %s, RIGHTARG = %s,'
+                           ' FUNCTION = public.lookalike_op%s)', op, pair[1], pair[2], n);
+        END LOOP;
+    END LOOP;
+    FOREACH pair SLICE 1 IN ARRAY ARRAY[
+        ['int4', 'int4', 'int4'], ['int8', 'int8', 'int8'], ['int8', 'int4', 'int8'],
+        ['date', 'int4', 'date'], ['timestamptz', 'interval', 'timestamptz']]
+    LOOP
+        FOREACH op IN ARRAY ARRAY['+', '-']
+        LOOP
+            n := n + 1;
+            EXECUTE format('CREATE FUNCTION public.lookalike_op%s(a %s, b %s) RETURNS %s'
+                           ' LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS %L',
+                           n, pair[1], pair[2], pair[3],
+                           format('SELECT CASE WHEN public.lookalike_note(%L) THEN a OPERATOR(pg_catalog.%s) b END',
+                                  format('%s(%s,%s)', op, pair[1], pair[2]), op));
+            EXECUTE format('CREATE OPERATOR public.%s (LEFTARG = %s, RIGHTARG = %s,'
+                           ' FUNCTION = public.lookalike_op%s)', op, pair[1], pair[2], n);
+        END LOOP;
+    END LOOP;
+END;
+$do$;
+CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE WHEN public.lookalike_note('now()') THEN pg_catalog.now() END $$;
+CREATE FUNCTION public.round(a numeric) RETURNS numeric LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE WHEN public.lookalike_note('round(numeric)') THEN pg_catalog.round(a) END $$;
+CREATE FUNCTION public.lookalike_count(s int8) RETURNS int8 LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE WHEN public.lookalike_note('count(*)') THEN s + 1 END $$;
+CREATE AGGREGATE public.count(*) (SFUNC = public.lookalike_count, STYPE = int8, INITCOND = '0');
+CREATE FUNCTION public.lookalike_max8(s int8, v int8) RETURNS int8 LANGUAGE sql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE WHEN public.lookalike_note('max(int8)') THEN CASE WHEN v > s THEN v ELSE s END END $$;
+CREATE FUNCTION public.lookalike_final8(s int8) RETURNS int8 LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE WHEN public.lookalike_note('max(int8)') THEN s END $$;
+CREATE AGGREGATE public.max(int8) (SFUNC = public.lookalike_max8, STYPE = int8,
+                                   FINALFUNC = public.lookalike_final8);
+CREATE FUNCTION public.lookalike_sum4(s int8, v int4) RETURNS int8 LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE WHEN public.lookalike_note('sum(int4)') THEN int4_sum(s, v) END $$;
+CREATE AGGREGATE public.sum(int4) (SFUNC = public.lookalike_sum4, STYPE = int8);
+CREATE FUNCTION public.lookalike_avg4(s int8[], v int4) RETURNS int8[] LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE WHEN public.lookalike_note('avg(int4)') THEN int4_avg_accum(s, v) END $$;
+CREATE AGGREGATE public.avg(int4) (SFUNC = public.lookalike_avg4, STYPE = int8[],
+                                   FINALFUNC = int8_avg, INITCOND = '{0,0}');
+ALTER DATABASE nc SET search_path = public, pg_catalog;
+}, extra_params => [ '-U', 'nextcloud' ]);
+
+# sipcall, installed by a superuser, and the README's grants to the app
+$node->safe_psql('nc', q{
+CREATE EXTENSION sipcall CASCADE;
+GRANT USAGE ON SCHEMA sipcall TO nextcloud;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA sipcall TO nextcloud;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA sipcall TO nextcloud;
+GRANT USAGE ON SCHEMA sipcall TO stranger;
+});
+$node->safe_psql('other', q{
+CREATE EXTENSION sipcall CASCADE;
+GRANT USAGE ON SCHEMA sipcall TO stranger, stranger1, stranger2, stranger3, stranger4;
+});
+
+# the application's rows: far past months, in the default partitions, for
+# the worker to drain, expire and summarise
+my $u1 = '00000000-0000-0000-0000-000000000001';
+$node->safe_psql('nc', qq{
+INSERT INTO sipcall.users (id, nextcloud_user_id) VALUES ('$u1', 'alice');
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, status, initiated_at, duration_seconds, cost_cents)
+VALUES ('10000000-0000-0000-0000-000000000001', '$u1', '\\x01', 'completed', '2001-03-10 10:00+00', 60, 12),
+       ('10000000-0000-0000-0000-000000000002', '$u1', '\\x01', 'completed', '2001-03-11 10:00+00', 30, 5);
+INSERT INTO sipcall.call_events (call_id, event_type, "timestamp")
+VALUES ('10000000-0000-0000-0000-000000000001', 'CHANNEL_ANSWER', '2001-03-10 10:00:05+00');
+INSERT INTO sipcall.audit_logs (user_id, action, "timestamp") VALUES ('$u1', 'login', '2001-03-10 09:00+00');
+}, extra_params => [ '-U', 'nextcloud' ]);
+
+# Our own queries as a superuser in nc pin their search_path: the trap
+# would catch them too (a superuser typing into a trapped database is not
+# what this test is about).
+my $safe = 'SET search_path = pg_catalog, pg_temp; ';
+sub safe_query { return $node->safe_psql('nc', $safe . $_[0]); }
+sub poll_safe
+{
+	my ($query) = @_;
+	for (my $i = 0; $i < 1800; $i++)
+	{
+		return 1 if safe_query($query) eq 't';
+		usleep(100_000);
+	}
+	return 0;
+}
+
+# ---- the maintenance worker: a few cycles under the trap ----
+$node->append_conf('postgresql.conf', 'sipcall.maintenance_interval = 1');
+$node->reload;
+ok( poll_safe(
+		"SELECT count(*) >= 3 FROM sipcall.maintenance_log WHERE run_by = 'worker' AND finished_at IS NOT NULL"),
+	'the maintenance worker ran three cycles in the hostile database');
+is( safe_query(
+		"SELECT result->>'status' FROM sipcall.maintenance_log WHERE run_by = 'worker' ORDER BY id LIMIT 1"),
+	'ok', 'its first cycle went well');
+is(safe_query('SELECT count(*) FROM ONLY sipcall.calls_default'),
+	'0', 'the worker drained the default partition');
+is(safe_query('SELECT count(*) FROM sipcall.daily_call_summary'),
+	'2', 'and summarised the two days');
+
+# ---- the flusher: counters written under the trap ----
+$node->safe_psql('nc',
+	"SELECT sipcall.check_rate_limit('$u1', 'POST /calls', 100) FROM generate_series(1, 7)",
+	extra_params => [ '-U', 'nextcloud' ]);
+ok( poll_safe(
+		"SELECT request_count = 7 FROM sipcall.rate_limits WHERE user_id = '$u1' AND endpoint = 'POST /calls'"),
+	'the flusher wrote the counter');
+$node->safe_psql('nc',
+	"SELECT sipcall.check_rate_limit('$u1', 'POST /calls', 100) FROM generate_series(1, 3)",
+	extra_params => [ '-U', 'nextcloud' ]);
+ok( poll_safe(
+		"SELECT request_count = 10 FROM sipcall.rate_limits WHERE user_id = '$u1' AND endpoint = 'POST /calls'"),
+	'and updated it');
+ok( $node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'sipcall rate limit flusher' AND datname = 'nc'"),
+	'the flusher is connected to the hostile database');
+
+# ---- the verdict ----
+# (the trap works: in the hostile role's own session the look-alikes run)
+$node->safe_psql('nc', "SELECT 'a'::varchar = 'a'::varchar, count(*) FROM (VALUES (1)) v",
+	extra_params => [ '-U', 'nextcloud' ]);
+is( $node->safe_psql('nc',
+		$safe . "SELECT string_agg(fn || ' as ' || who, ', ' ORDER BY fn, who) FROM public.lookalike_log WHERE who <> 'nextcloud'"),
+	'', 'no look-alike ran as anyone but the hostile role');
+is( $node->safe_psql('nc',
+		$safe . "SELECT rolsuper::text || rolcreaterole::text || rolcreatedb::text FROM pg_roles WHERE rolname = 'nextcloud'"),
+	'falsefalsefalse', 'the hostile role gained nothing');
+ok( $node->safe_psql('nc', $safe . "SELECT count(*) > 0 FROM public.lookalike_log WHERE who = 'nextcloud'")
+	  eq 't', 'the look-alikes do run in the hostile role\'s own sessions');
+
+# ---- the shared key cache against a flood of throw-away keys ----
+$node->safe_psql('nc',
+	"CREATE TABLE public.secret AS SELECT sipcall.encrypt_data('+4915112345678', 'the real key') AS e",
+	extra_params => [ '-U', 'nextcloud' ]);
+
+# a fresh connection's first decrypt: from the shared cache, or stretched?
+sub first_decrypt
+{
+	my ($stdout, $stderr);
+	$node->psql('nc',
+		"SET client_min_messages = debug1; SELECT sipcall.decrypt_data(e, 'the real key') FROM public.secret",
+		stdout => \$stdout, stderr => \$stderr,
+		extra_params => [ '-U', 'nextcloud' ]);
+	return ($stdout, $stderr);
+}
+my ($out, $err) = first_decrypt();
+is($out, '+4915112345678', 'a fresh connection decrypts');
+like($err, qr/found in the shared key cache/, 'with the key from the shared cache');
+
+# 100 throw-away keys from another database, by four roles, so that the
+# cache of 8 fills up (fewer under valgrind), and 16 more from the
+# application's own database by another role
+my $each = ($ENV{SANITIZE} // '') eq 'valgrind' ? 6 : 25;
+for my $r (1 .. 4)
+{
+	$node->safe_psql('other',
+		"SELECT count(sipcall.encrypt_data('x', 'throw-away $r ' || g)) FROM generate_series(1, $each) g",
+		extra_params => [ '-U', "stranger$r" ]);
+}
+$node->safe_psql('nc',
+	"SELECT count(sipcall.encrypt_data('x', 'junk ' || g)) FROM generate_series(1, 16) g",
+	extra_params => [ '-U', 'stranger' ]);
+my $flood = 4 * $each + 16;
+
+($out, $err) = first_decrypt();
+is($out, '+4915112345678', "after $flood throw-away keys a fresh connection decrypts");
+like($err, qr/found in the shared key cache/, 'still with the key from the shared cache');
+unlike($err, qr/stretching a key/, 'without stretching it again');
+
+# the flood did use the cache: a throw-away key of the stranger's own is there
+my ($o2, $e2) = ('', '');
+$node->psql('other',
+	"SET client_min_messages = debug1; SELECT length(sipcall.encrypt_data('x', 'throw-away 4 $each'))",
+	stdout => \$o2, stderr => \$e2, extra_params => [ '-U', 'stranger4' ]);
+like($e2, qr/found in the shared key cache/, 'the stranger\'s latest key is cached (for the stranger)');
+
+$node->stop;
+done_testing();
