@@ -17,10 +17,15 @@ EXCEPTION WHEN OTHERS THEN
 END;
 $$;
 
--- now() minus iv on the UTC clock, as sipcall computes cutoffs
+-- the moment this file started at minus iv on the UTC clock, as sipcall
+-- computes cutoffs: rows are placed and months are named from one moment,
+-- so a month that begins while the file runs moves nothing (the cleanups'
+-- own cutoffs are seconds later, well inside the minute of margin the
+-- boundary rows keep)
+CREATE TEMP TABLE test_clock AS SELECT now() AS started_at;
 CREATE FUNCTION pg_temp.ago(iv interval) RETURNS timestamptz
 LANGUAGE sql STABLE AS $$
-    SELECT ((now() AT TIME ZONE 'UTC') - iv) AT TIME ZONE 'UTC'
+    SELECT ((started_at AT TIME ZONE 'UTC') - iv) AT TIME ZONE 'UTC' FROM test_clock
 $$;
 
 -- the partition of tbl for the UTC month holding ts
@@ -110,13 +115,13 @@ CREATE TEMP TABLE missing AS
 SELECT count(*) AS n
   FROM unnest(ARRAY['calls', 'call_events', 'audit_logs']) t,
        generate_series(0, 5) i
- WHERE pg_temp.part_of(t, pg_temp.ago(-i * interval '1 month')) IS NULL;
+ WHERE pg_temp.part_of(t, ((now() AT TIME ZONE 'UTC') + i * interval '1 month') AT TIME ZONE 'UTC') IS NULL;
 SELECT sipcall.premake_partitions() = (SELECT n FROM missing) AS made_the_missing;
 SELECT sipcall.premake_partitions() AS made_again;
 SELECT count(*) AS present
   FROM unnest(ARRAY['calls', 'call_events', 'audit_logs']) t,
        generate_series(0, 5) i
- WHERE pg_temp.part_of(t, pg_temp.ago(-i * interval '1 month')) IS NOT NULL;
+ WHERE pg_temp.part_of(t, ((now() AT TIME ZONE 'UTC') + i * interval '1 month') AT TIME ZONE 'UTC') IS NOT NULL;
 COMMIT;
 -- new partitions are registered for pg_dump like the installed ones
 SELECT count(*) AS unregistered
