@@ -19,17 +19,27 @@ SET LOCAL search_path = pg_catalog, @extschema@, pg_temp;
  *
  *  - calls, call_events and audit_logs are range-partitioned by month
  *    (UTC) with a default partition each; sipcall.create_partition() makes
- *    the monthly partitions.  A primary key on a partitioned table must
- *    contain the partition key, so the keys grow by initiated_at/timestamp.
+ *    the monthly partitions (none is made here: the first maintenance
+ *    cycle or create_partition makes them).  The partitioned parents carry
+ *    no index and no primary key: every partition has its own, made with
+ *    it (the default partitions here, the monthly ones by create_partition
+ *    as copies of the default partition's).  A partition that is not a
+ *    member of the extension is then dumped by pg_dump with its rows and
+ *    its own index definitions, and nothing that ATTACH PARTITION would
+ *    make collides with them on restore (README, "Backup and restore").
+ *    A primary key must contain the partition key, so the keys grow by
+ *    initiated_at/timestamp.
  *  - user_id is part of the keys of calls and call_events, so that both can
  *    later be distributed by user (Citus, see README).
  *  - Uniqueness that cannot live on a partitioned table (calls.id alone,
  *    calls.call_uuid) is kept in call_keys, an unpartitioned registry of
  *    calls maintained by triggers.  call_events refers to its call through
  *    it: one index probe instead of a search of every partition of calls.
- *  - Every foreign key is DEFERRABLE (INITIALLY IMMEDIATE): clients see no
- *    difference, and a restore in one transaction may load child rows
- *    before their parents (README, "Backup and restore").
+ *  - The foreign keys of the partitioned tables are not DEFERRABLE: a
+ *    restore in one transaction with SET CONSTRAINTS ALL DEFERRED would
+ *    leave trigger events pending on a partition whose keys the dump
+ *    creates after its rows, and PostgreSQL refuses that ALTER TABLE.
+ *    pg_dump loads the rows in an order that needs no deferral.
  */
 
 /*---- users ----*/
@@ -85,18 +95,23 @@ CREATE TABLE @extschema@.calls (
     created_at             timestamptz DEFAULT pg_catalog.now(),
     updated_at             timestamptz DEFAULT pg_catalog.now(),
 
-    CONSTRAINT calls_pkey PRIMARY KEY (id, initiated_at, user_id),
     CONSTRAINT calls_user_id_fkey FOREIGN KEY (user_id)
-        REFERENCES @extschema@.users (id) ON DELETE CASCADE DEFERRABLE
+        REFERENCES @extschema@.users (id) ON DELETE CASCADE
 ) PARTITION BY RANGE (initiated_at);
 
-CREATE INDEX idx_calls_user_id ON @extschema@.calls (user_id, initiated_at);
-CREATE INDEX idx_calls_status ON @extschema@.calls (status);
-CREATE INDEX idx_calls_initiated_at ON @extschema@.calls (initiated_at);
-CREATE INDEX idx_calls_call_uuid ON @extschema@.calls (call_uuid);
-
+/*
+ * The keys and indexes of the seed (idx_calls_*), per partition: the
+ * default partition's are the template that create_partition copies.
+ */
 CREATE TABLE @extschema@.calls_default
     PARTITION OF @extschema@.calls DEFAULT;
+ALTER TABLE @extschema@.calls_default
+    ADD CONSTRAINT calls_default_pkey PRIMARY KEY (id, initiated_at, user_id);
+CREATE INDEX calls_default_user_id_initiated_at_idx
+    ON @extschema@.calls_default (user_id, initiated_at);
+CREATE INDEX calls_default_status_idx ON @extschema@.calls_default (status);
+CREATE INDEX calls_default_initiated_at_idx ON @extschema@.calls_default (initiated_at);
+CREATE INDEX calls_default_call_uuid_idx ON @extschema@.calls_default (call_uuid);
 
 COMMENT ON TABLE @extschema@.calls IS
     'One row per call, partitioned by month of initiated_at (UTC); numbers are encrypted';
@@ -105,8 +120,11 @@ COMMENT ON TABLE @extschema@.calls_default IS
 
 /*
  * call_keys: what must be unique across all partitions of calls.  Filled
- * and kept in step by triggers on calls; never dumped (a restore rebuilds
- * it from the restored calls).
+ * and kept in step by triggers on calls.  It is dumped like the other
+ * tables (90_dump.sql), and every call refers to its row (calls_id_fkey),
+ * which makes pg_dump load call_keys before calls and before call_events
+ * (whose foreign key refers to it too): a restore then finds each call's
+ * row already there, identical, which calls_keys_trigger accepts.
  */
 CREATE TABLE @extschema@.call_keys (
     id           uuid NOT NULL CONSTRAINT calls_id_key PRIMARY KEY,
@@ -114,6 +132,14 @@ CREATE TABLE @extschema@.call_keys (
     user_id      uuid NOT NULL,
     initiated_at timestamptz NOT NULL
 );
+
+/*
+ * It cannot fail, since calls_keys_trigger makes the row before the call
+ * is inserted; its use is the order of a restore (see above).
+ */
+ALTER TABLE @extschema@.calls
+    ADD CONSTRAINT calls_id_fkey FOREIGN KEY (id)
+        REFERENCES @extschema@.call_keys (id);
 
 COMMENT ON TABLE @extschema@.call_keys IS
     'Registry of calls.id and calls.call_uuid, unique across all partitions of calls (maintained by triggers)';
@@ -129,11 +155,16 @@ COMMENT ON TABLE @extschema@.call_keys IS
  * as BEFORE UPDATE on the old partition, a DELETE there and an INSERT into
  * the new one.  The registry row must survive the move (its deletion would
  * cascade to the call's events), so:
- *  - BEFORE UPDATE brings the registry row up to date;
+ *  - BEFORE UPDATE brings the registry row up to date; a new id gets a
+ *    registry row of its own, and the events move to it (the old row
+ *    cannot take the new id: calls_id_fkey still sees the old id in the
+ *    call until its update is done);
  *  - BEFORE INSERT adds the registry row, or finds it already up to date
- *    when the insert is the second half of such a move;
- *  - AFTER DELETE removes the registry row (and by cascade the events)
- *    only if no row of calls has that id any more.
+ *    when the insert is the second half of such a move, or when a restore
+ *    has loaded call_keys first;
+ *  - AFTER DELETE, and AFTER UPDATE of id, remove the registry row of the
+ *    old id (and by cascade its events) only if no row of calls has that
+ *    id any more.
  */
 CREATE FUNCTION @extschema@.calls_keys_trigger()
 RETURNS trigger
@@ -163,10 +194,16 @@ BEGIN
                       TABLE = 'calls',
                       CONSTRAINT = 'calls_id_key';
         END IF;
-    ELSIF (NEW.id, NEW.call_uuid, NEW.user_id, NEW.initiated_at)
-          IS DISTINCT FROM (OLD.id, OLD.call_uuid, OLD.user_id, OLD.initiated_at) THEN
+    ELSIF NEW.id IS DISTINCT FROM OLD.id THEN
+        UPDATE @extschema@.call_keys SET call_uuid = NULL WHERE id = OLD.id;
+        INSERT INTO @extschema@.call_keys (id, call_uuid, user_id, initiated_at)
+             VALUES (NEW.id, NEW.call_uuid, NEW.user_id, NEW.initiated_at);
+        UPDATE @extschema@.call_events SET call_id = NEW.id, user_id = NEW.user_id
+         WHERE call_id = OLD.id;
+    ELSIF (NEW.call_uuid, NEW.user_id, NEW.initiated_at)
+          IS DISTINCT FROM (OLD.call_uuid, OLD.user_id, OLD.initiated_at) THEN
         UPDATE @extschema@.call_keys
-           SET id = NEW.id, call_uuid = NEW.call_uuid,
+           SET call_uuid = NEW.call_uuid,
                user_id = NEW.user_id, initiated_at = NEW.initiated_at
          WHERE id = OLD.id;
         IF NEW.user_id IS DISTINCT FROM OLD.user_id THEN
@@ -208,13 +245,17 @@ END;
 $$;
 
 COMMENT ON FUNCTION @extschema@.calls_forget_trigger() IS
-    'Removes the row of sipcall.call_keys, and so the events, of a deleted call';
+    'Removes the row of sipcall.call_keys, and so the events, of a deleted call (or of the old id of a call)';
 
 REVOKE ALL ON FUNCTION @extschema@.calls_forget_trigger() FROM PUBLIC;
 
 CREATE TRIGGER calls_forget
     AFTER DELETE ON @extschema@.calls
     FOR EACH ROW EXECUTE FUNCTION @extschema@.calls_forget_trigger();
+CREATE TRIGGER calls_forget_old_id
+    AFTER UPDATE OF id ON @extschema@.calls
+    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id)
+    EXECUTE FUNCTION @extschema@.calls_forget_trigger();
 
 CREATE FUNCTION @extschema@.calls_truncate_trigger()
 RETURNS trigger
@@ -229,13 +270,19 @@ BEGIN
                   DETAIL = format('Trigger "%s" fired it on table "%s.%s".',
                                   TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME);
     END IF;
-    TRUNCATE @extschema@.call_keys, @extschema@.call_events;
+    /*
+     * call_keys cannot be truncated while calls refers to it (calls_id_fkey)
+     * unless calls is truncated in the same statement, which it cannot be
+     * from its own trigger: its rows go by DELETE, after the events.
+     */
+    TRUNCATE @extschema@.call_events;
+    DELETE FROM @extschema@.call_keys;
     RETURN NULL;
 END;
 $$;
 
 COMMENT ON FUNCTION @extschema@.calls_truncate_trigger() IS
-    'Empties sipcall.call_keys, and so sipcall.call_events, when sipcall.calls is truncated';
+    'Empties sipcall.call_events and sipcall.call_keys when sipcall.calls is truncated';
 
 REVOKE ALL ON FUNCTION @extschema@.calls_truncate_trigger() FROM PUBLIC;
 
@@ -255,7 +302,6 @@ CREATE TABLE @extschema@.call_events (
     -- copied from the call by a trigger when the client leaves it out
     user_id           uuid NOT NULL,
 
-    CONSTRAINT call_events_pkey PRIMARY KEY (id, "timestamp", user_id),
     /*
      * The call, through its registry row: a foreign key check against
      * call_keys costs one index probe, against the partitioned calls
@@ -264,16 +310,18 @@ CREATE TABLE @extschema@.call_events (
      */
     CONSTRAINT call_events_call_id_fkey FOREIGN KEY (call_id)
         REFERENCES @extschema@.call_keys (id)
-        ON DELETE CASCADE ON UPDATE CASCADE DEFERRABLE
+        ON DELETE CASCADE ON UPDATE CASCADE
 ) PARTITION BY RANGE ("timestamp");
 
-CREATE INDEX idx_call_events_call_id ON @extschema@.call_events (call_id);
-CREATE INDEX idx_call_events_type ON @extschema@.call_events (event_type);
-CREATE INDEX idx_call_events_timestamp ON @extschema@.call_events ("timestamp");
-CREATE INDEX idx_call_events_user_id ON @extschema@.call_events (user_id);
-
+/* keys and indexes per partition, as for calls */
 CREATE TABLE @extschema@.call_events_default
     PARTITION OF @extschema@.call_events DEFAULT;
+ALTER TABLE @extschema@.call_events_default
+    ADD CONSTRAINT call_events_default_pkey PRIMARY KEY (id, "timestamp", user_id);
+CREATE INDEX call_events_default_call_id_idx ON @extschema@.call_events_default (call_id);
+CREATE INDEX call_events_default_event_type_idx ON @extschema@.call_events_default (event_type);
+CREATE INDEX call_events_default_timestamp_idx ON @extschema@.call_events_default ("timestamp");
+CREATE INDEX call_events_default_user_id_idx ON @extschema@.call_events_default (user_id);
 
 COMMENT ON TABLE @extschema@.call_events IS
     'FreeSWITCH events of a call, partitioned by month of "timestamp" (UTC); removed after the retention period';
@@ -381,17 +429,18 @@ CREATE TABLE @extschema@.audit_logs (
     user_agent    text,
     "timestamp"   timestamptz NOT NULL DEFAULT pg_catalog.now(),
 
-    CONSTRAINT audit_logs_pkey PRIMARY KEY (id, "timestamp"),
     CONSTRAINT audit_logs_user_id_fkey FOREIGN KEY (user_id)
-        REFERENCES @extschema@.users (id) ON DELETE SET NULL DEFERRABLE
+        REFERENCES @extschema@.users (id) ON DELETE SET NULL
 ) PARTITION BY RANGE ("timestamp");
 
-CREATE INDEX idx_audit_logs_user_id ON @extschema@.audit_logs (user_id);
-CREATE INDEX idx_audit_logs_action ON @extschema@.audit_logs (action);
-CREATE INDEX idx_audit_logs_timestamp ON @extschema@.audit_logs ("timestamp");
-
+/* keys and indexes per partition, as for calls */
 CREATE TABLE @extschema@.audit_logs_default
     PARTITION OF @extschema@.audit_logs DEFAULT;
+ALTER TABLE @extschema@.audit_logs_default
+    ADD CONSTRAINT audit_logs_default_pkey PRIMARY KEY (id, "timestamp");
+CREATE INDEX audit_logs_default_user_id_idx ON @extschema@.audit_logs_default (user_id);
+CREATE INDEX audit_logs_default_action_idx ON @extschema@.audit_logs_default (action);
+CREATE INDEX audit_logs_default_timestamp_idx ON @extschema@.audit_logs_default ("timestamp");
 
 COMMENT ON TABLE @extschema@.audit_logs IS
     'Audit trail, partitioned by month of "timestamp" (UTC); anonymised, not deleted, on erasure';
@@ -481,13 +530,14 @@ COMMENT ON FUNCTION @extschema@.create_partition(regclass, date) IS
 
 REVOKE ALL ON FUNCTION @extschema@.create_partition(regclass, date) FROM PUBLIC;
 
-/* Partitions for the current month and the next three (UTC). */
-SELECT @extschema@.create_partition(t, (m.month)::date)
-  FROM unnest(ARRAY['@extschema@.calls', '@extschema@.call_events',
-                    '@extschema@.audit_logs']::regclass[]) AS t,
-       generate_series(date_trunc('month', now() AT TIME ZONE 'UTC'),
-                       date_trunc('month', now() AT TIME ZONE 'UTC') + interval '3 months',
-                       interval '1 month') AS m(month);
+/*
+ * No monthly partition is made here: what CREATE EXTENSION makes from
+ * now() would differ between the day of a dump and the day of its
+ * restore, and the restore's CREATE TABLE of a month made here would fail.
+ * The first maintenance cycle (premake_partitions) or create_partition
+ * makes them; rows arriving before wait in the default partitions and are
+ * moved by the next drain.
+ */
 /*
  * Encryption of personal data (src/crypto.c, README "Encryption").
  *
@@ -873,13 +923,15 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.maintenance_log_id_seq',
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.daily_summary_dirty', '');
 /*
  * pg_dump: the tables' rows belong to the user, not to the extension.
- * Partitions made later by sipcall.create_partition are registered the
- * same way when they are made.  call_keys is left out on purpose: it is
- * rebuilt by the triggers on calls while a dump is restored.
+ * The monthly partitions made by sipcall.create_partition are not members
+ * of the extension: pg_dump dumps them whole (definition, rows, indexes).
+ * call_keys is dumped too: its foreign keys make pg_dump load it before
+ * calls and call_events (see 10_tables.sql).
  */
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.users', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.calls', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.calls_default', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.call_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.call_events', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.call_events_default', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.call_events_id_seq', '');

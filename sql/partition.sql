@@ -71,7 +71,9 @@ SELECT sipcall.create_partition('sipcall.calls', '2020-03-31');
 SELECT count(*) FROM pg_inherits WHERE inhparent = 'sipcall.calls'::regclass
    AND inhrelid::regclass::text = 'sipcall.calls_y2020m03';
 
--- the new partitions are extension members registered for pg_dump
+-- the new partitions are not extension members and not registered for
+-- pg_dump, which then dumps them whole; each has the default partition's
+-- keys and indexes (the parents have none)
 SELECT c.relname,
        c.oid = ANY (e.extconfig) AS registered,
        EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.refobjid = e.oid
@@ -80,11 +82,40 @@ SELECT c.relname,
   FROM pg_class c, pg_extension e
  WHERE e.extname = 'sipcall' AND c.relname IN ('calls_y2020m03', 'call_events_y2020m03')
  ORDER BY 1;
+SELECT indexrelid::regclass, indisprimary AS pk,
+       regexp_replace(pg_get_indexdef(indexrelid), '^.* USING ', '') AS def
+  FROM pg_index WHERE indrelid = 'sipcall.calls_y2020m03'::regclass
+ ORDER BY indexrelid::regclass::text;
+SELECT count(*) AS parent_indexes FROM pg_index
+ WHERE indrelid IN ('sipcall.calls'::regclass, 'sipcall.call_events'::regclass);
 
 -- moved rows are intact and unique keys still hold in the new partition
 SELECT count(*) FROM sipcall.calls_y2020m03 WHERE destination_number_enc = '\x01';
 INSERT INTO sipcall.calls (user_id, destination_number_enc, initiated_at, call_uuid)
 VALUES ('00000000-0000-0000-0000-00000000a001', '\x01', '2020-03-20', 'fs-2');
+
+-- a call whose key row is already there, identical (as a restore loads
+-- call_keys before calls), is accepted; an identical second call is not:
+-- the partition's primary key holds its id, initiated_at and user_id
+INSERT INTO sipcall.call_keys (id, call_uuid, user_id, initiated_at)
+VALUES ('00000000-0000-0000-0000-0000000c0004', 'fs-4',
+        '00000000-0000-0000-0000-00000000a001', '2020-03-10 10:00+00');
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000c0004', '00000000-0000-0000-0000-00000000a001',
+        '\x01', '2020-03-10 10:00+00', 'fs-4')
+RETURNING tableoid::regclass;
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000c0004', '00000000-0000-0000-0000-00000000a001',
+        '\x02', '2020-03-10 10:00+00', 'fs-4');
+-- a key row that differs in anything is a duplicate id
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000c0004', '00000000-0000-0000-0000-00000000a001',
+        '\x02', '2020-03-10 10:00+00', 'fs-4b');
+SELECT count(*) AS calls_c0004 FROM sipcall.calls
+ WHERE id = '00000000-0000-0000-0000-0000000c0004';
+DELETE FROM sipcall.calls WHERE id = '00000000-0000-0000-0000-0000000c0004';
+-- every call refers to its key row (calls_id_fkey)
+DELETE FROM sipcall.call_keys WHERE id = '00000000-0000-0000-0000-0000000c0001';
 
 -- deleting a call removes its events, wherever they are
 DELETE FROM sipcall.calls WHERE id = '00000000-0000-0000-0000-0000000c0001';
@@ -117,6 +148,40 @@ UPDATE sipcall.call_events SET call_id = (SELECT id FROM sipcall.calls
  WHERE call_id = '00000000-0000-0000-0000-0000000c0002'
 RETURNING user_id;
 DELETE FROM sipcall.users WHERE id = '00000000-0000-0000-0000-00000000a002';
+
+-- a new id for a call: its key row and its events follow, in its
+-- partition and into another one
+BEGIN;
+INSERT INTO sipcall.call_events (call_id, event_type, "timestamp")
+VALUES ('00000000-0000-0000-0000-0000000c0003', 'CHANNEL_CREATE', '2020-03-15 12:00+00');
+UPDATE sipcall.calls SET id = '00000000-0000-0000-0000-0000000c0009'
+ WHERE id = '00000000-0000-0000-0000-0000000c0003';
+SELECT (SELECT count(*) FROM sipcall.call_keys WHERE id = '00000000-0000-0000-0000-0000000c0009') AS key,
+       (SELECT count(*) FROM sipcall.call_keys WHERE id = '00000000-0000-0000-0000-0000000c0003') AS old_key,
+       (SELECT count(*) FROM sipcall.call_events WHERE call_id = '00000000-0000-0000-0000-0000000c0009') AS events;
+UPDATE sipcall.calls SET id = '00000000-0000-0000-0000-0000000c000a', initiated_at = '2020-03-02 00:00+00'
+ WHERE id = '00000000-0000-0000-0000-0000000c0009'
+RETURNING tableoid::regclass;
+SELECT k.id, k.initiated_at = c.initiated_at AS key_follows, e.call_id = c.id AS event_follows,
+       (SELECT count(*) FROM sipcall.call_keys WHERE id = '00000000-0000-0000-0000-0000000c0009') AS old_key
+  FROM sipcall.calls c
+  JOIN sipcall.call_keys k ON k.id = c.id
+  JOIN sipcall.call_events e ON e.call_id = c.id
+ WHERE c.id = '00000000-0000-0000-0000-0000000c000a';
+-- a new id that is taken: 23505
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at)
+VALUES ('00000000-0000-0000-0000-0000000c0005', '00000000-0000-0000-0000-00000000a001', '\x01', '2020-03-05');
+UPDATE sipcall.calls SET id = '00000000-0000-0000-0000-0000000c0005'
+ WHERE id = '00000000-0000-0000-0000-0000000c000a';
+ROLLBACK;
+
+-- TRUNCATE of calls empties call_keys and call_events with it
+BEGIN;
+TRUNCATE sipcall.calls;
+SELECT (SELECT count(*) FROM sipcall.calls) AS calls,
+       (SELECT count(*) FROM sipcall.call_keys) AS keys,
+       (SELECT count(*) FROM sipcall.call_events) AS events;
+ROLLBACK;
 
 -- bad input
 SELECT sipcall.create_partition('sipcall.users', '2020-01-01');

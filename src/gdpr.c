@@ -6,7 +6,7 @@
  *
  * Export locks the user's row through SPI, then reads the user's calls,
  * audit entries and call events under one snapshot, each partition through
- * its piece of the user_id index (see export_table), and serialises each
+ * its own index on user_id (see export_table), and serialises each
  * row straight into jsonb's binary format in the buffer that becomes the
  * result (see "jsonb serialisation" below): no JsonbValue tree of the
  * document is built, so memory is about the size of the result.  Phone
@@ -55,12 +55,14 @@
 #include <sys/mman.h>
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/index.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -165,14 +167,12 @@ typedef struct ExportState
 } ExportState;
 
 /*
- * What one kind of row is exported as: the managed table, its index
- * leading with user_id, the columns (with the object key each becomes,
+ * What one kind of row is exported as: the managed table, the columns (with the object key each becomes,
  * when it is not the column's name) and the two columns it is ordered by.
  */
 typedef struct ExportSpec
 {
 	const char *table;
-	const char *index;
 	int			ncols;
 	const char *columns[EXPORT_MAX_COLUMNS];
 	const char *keys[EXPORT_MAX_COLUMNS];	/* NULL: the column's name */
@@ -182,7 +182,7 @@ typedef struct ExportSpec
 } ExportSpec;
 
 static const ExportSpec export_calls = {
-	"calls", "idx_calls_user_id", 7,
+	"calls", 7,
 	{"id", "destination_number_enc", "caller_id_enc", "status",
 	"initiated_at", "duration_seconds", "cost_cents"},
 	{NULL, "destination_number", "caller_id"},
@@ -191,7 +191,7 @@ static const ExportSpec export_calls = {
 };
 
 static const ExportSpec export_audit = {
-	"audit_logs", "idx_audit_logs_user_id", 8,
+	"audit_logs", 8,
 	{"id", "action", "resource_type", "resource_id", "details", "ip_address",
 	"user_agent", "timestamp"},
 	{NULL},
@@ -200,7 +200,7 @@ static const ExportSpec export_audit = {
 };
 
 static const ExportSpec export_events = {
-	"call_events", "idx_call_events_user_id", 5,
+	"call_events", 5,
 	{"id", "call_id", "event_type", "event_data", "timestamp"},
 	{NULL},
 	{false},
@@ -270,6 +270,7 @@ static void export_columns(ExportTable *t, Relation parent);
 static void export_row(ExportTable *t, Datum *values, bool *isnull);
 static void export_slot(ExportTable *t, TupleTableSlot *slot,
 						const AttrNumber *attnos, AttrNumber maxattno);
+static Oid	user_index(Relation rel);
 static void find_rows(ExportTable *t, Relation rel, Oid index,
 					  Datum user_id, Snapshot snapshot, PartRows *pr);
 static void export_rows(ExportTable *t, PartRows *pr, Datum user_id,
@@ -995,8 +996,44 @@ export_slot(ExportTable *t, TupleTableSlot *slot, const AttrNumber *attnos,
 }
 
 /*
+ * The index of one partition (rel) that finds a user's rows: a valid,
+ * complete btree index whose first column is user_id, the one with the
+ * fewest columns.  The parents have no indexes: each partition has its
+ * own (made with it, see partition.c).  InvalidOid when there is none.
+ */
+static Oid
+user_index(Relation rel)
+{
+	AttrNumber	user_attno = get_attnum(RelationGetRelid(rel), "user_id");
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	Oid			best = InvalidOid;
+	int			best_natts = 0;
+
+	foreach(lc, indexes)
+	{
+		Relation	irel = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index ind = irel->rd_index;
+
+		if (irel->rd_rel->relam == BTREE_AM_OID &&
+			ind->indisvalid && ind->indisready && ind->indislive &&
+			ind->indnkeyatts > 0 && ind->indkey.values[0] == user_attno &&
+			user_attno != InvalidAttrNumber &&
+			heap_attisnull(irel->rd_indextuple, Anum_pg_index_indpred, NULL) &&
+			(!OidIsValid(best) || ind->indnatts < best_natts))
+		{
+			best = RelationGetRelid(irel);
+			best_natts = ind->indnatts;
+		}
+		index_close(irel, AccessShareLock);
+	}
+	list_free(indexes);
+	return best;
+}
+
+/*
  * Find the user's rows of one partition (rel, kept open): the TIDs its
- * piece of the user_id index (index, InvalidOid when it has none) gives,
+ * index on user_id (index, InvalidOid when it has none) gives,
  * sorted so that each heap page is visited once, in order, as a bitmap
  * scan would (an index in (user_id, time) order jumps between pages from
  * one row to the next; the rows are ordered later anyway).  Without a
@@ -1142,7 +1179,7 @@ leaf_partitions(Relation rel, List **leaves)
  * *nrows is set to its number of elements.
  *
  * The rows are read with scans of their own, not through SPI: every
- * partition through its piece of the user_id index, under the snapshot
+ * partition through its own index on user_id, under the snapshot
  * the caller took, so that the three tables are read as of one moment.
  * This spares planning each query over every partition and all of their
  * indexes, which in a new connection (the usual case: one request, one
@@ -1160,11 +1197,9 @@ export_table(ExportState *st, const ExportSpec *spec, Datum user_id,
 {
 	Oid			nspoid = sipcall_schema_oid(false);
 	Oid			parentid = get_relname_relid(spec->table, nspoid);
-	Oid			pindex = get_relname_relid(spec->index, nspoid);
 	ExportTable t;
 	Relation	parent;
 	List	   *parts = NIL;
-	List	   *indexes = NIL;
 	ListCell   *lc;
 	PartRows   *rows;
 	int			nparts = 0;
@@ -1184,33 +1219,21 @@ export_table(ExportState *st, const ExportSpec *spec, Datum user_id,
 		leaf_partitions(parent, &parts);
 	else
 		parts = list_make1_oid(parentid);
-	if (OidIsValid(pindex))
-		indexes = find_all_inheritors(pindex, NoLock, NULL);
 
 	/* first the TIDs of every partition, to know how many rows come */
 	rows = palloc(Max(list_length(parts), 1) * sizeof(PartRows));
 	foreach(lc, parts)
 	{
 		Oid			partid = lfirst_oid(lc);
-		Oid			index = InvalidOid;
 		Relation	rel;
-		ListCell   *li;
 
-		foreach(li, indexes)
-		{
-			if (IndexGetRelation(lfirst_oid(li), false) == partid)
-			{
-				index = lfirst_oid(li);
-				break;
-			}
-		}
 		rel = table_open(partid, NoLock);
 		if (rel->rd_rel->relkind != RELKIND_RELATION)
 		{
 			table_close(rel, NoLock);
 			continue;
 		}
-		find_rows(&t, rel, index, user_id, snapshot, &rows[nparts]);
+		find_rows(&t, rel, user_index(rel), user_id, snapshot, &rows[nparts]);
 		expected = Min(expected + rows[nparts].ntids, JB_CMASK);
 		nparts++;
 	}

@@ -6,10 +6,12 @@
  * sipcall.create_partition(parent, for_date) makes the partition of the
  * UTC month holding for_date, named <parent>_yYYYYmMM.  Rows of that month
  * that already sit in the default partition are moved into it first (else
- * PostgreSQL refuses the attach).  The partition becomes a member of the
- * extension and is registered with pg_extension_config_dump, so that
- * pg_dump dumps its rows and not its definition (README, "Backup and
- * restore").
+ * PostgreSQL refuses the attach).  It is made as a copy of the default
+ * partition, with the default partition's keys and indexes: the parents
+ * have none of their own.  It is not a member of the extension, so
+ * pg_dump dumps it whole, definition, rows and indexes, and a restore
+ * makes it again whatever the new database's CREATE EXTENSION made
+ * (README, "Backup and restore").
  *
  * Locking: the parent is locked in SHARE UPDATE EXCLUSIVE mode, which
  * conflicts with itself, so concurrent calls for the same parent queue
@@ -34,13 +36,9 @@
 #include "postgres.h"
 
 #include "access/table.h"
-#include "access/xact.h"
-#include "catalog/dependency.h"
 #include "catalog/partition.h"
-#include "catalog/pg_extension.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -80,49 +78,6 @@ sipcall_managed_table(Oid relid)
 		if (relid == sipcall_relid(sipcall_managed_names[i], true))
 			return i;
 	return -1;
-}
-
-/*
- * Make relid (a table just created) a member of the extension and register
- * it with pg_extension_config_dump, as if CREATE EXTENSION had made it.
- *
- * pg_extension_config_dump() only works while an extension script runs; a
- * partition made later needs the same registration, or pg_dump would lose
- * its rows.  So for the duration of the call we present ourselves as the
- * script of sipcall, exactly as CREATE EXTENSION does, and undo it whatever
- * happens.  Inside sipcall's own script nothing needs pretending.
- */
-void
-sipcall_register_for_dump(Oid relid)
-{
-	bool		save_creating = creating_extension;
-	Oid			save_object = CurrentExtensionObject;
-	Oid			extoid = sipcall_extension_oid(false);
-
-	PG_TRY();
-	{
-		ObjectAddress rel;
-		ObjectAddress ext;
-
-		creating_extension = true;
-		CurrentExtensionObject = extoid;
-
-		ObjectAddressSet(rel, RelationRelationId, relid);
-		ObjectAddressSet(ext, ExtensionRelationId, extoid);
-		if (getExtensionOfObject(RelationRelationId, relid) != extoid)
-			recordDependencyOn(&rel, &ext, DEPENDENCY_EXTENSION);
-		CommandCounterIncrement();
-
-		DirectFunctionCall2(pg_extension_config_dump,
-							ObjectIdGetDatum(relid),
-							CStringGetTextDatum(""));
-	}
-	PG_FINALLY();
-	{
-		creating_extension = save_creating;
-		CurrentExtensionObject = save_object;
-	}
-	PG_END_TRY();
 }
 
 /*
@@ -210,19 +165,23 @@ sipcall_make_partition(SipcallManagedTable table, DateADT for_date)
 	}
 
 	defpart = get_default_partition_oid(parent);
-	if (OidIsValid(defpart))
-		LockRelationOid(defpart, AccessExclusiveLock);
+	if (!OidIsValid(defpart))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("\"%s\" has no default partition", parent_name),
+				 errdetail("Monthly partitions are made as copies of the default partition, with its keys and indexes.")));
+	LockRelationOid(defpart, AccessExclusiveLock);
 
 	sipcall_privileged_enter(&priv);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
 	qpart = psprintf("%s.%s", nsp, quote_identifier(part_name));
-	sipcall_spi_exec(psprintf("CREATE TABLE %s (LIKE %s.%s INCLUDING DEFAULTS)",
-							  qpart, nsp, quote_identifier(parent_name)),
+	/* the default partition's columns, defaults, keys and indexes */
+	sipcall_spi_exec(psprintf("CREATE TABLE %s (LIKE %s.%s INCLUDING DEFAULTS INCLUDING INDEXES)",
+							  qpart, nsp, quote_identifier(get_rel_name(defpart))),
 					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	part = get_relname_relid(part_name, nspoid);
-	sipcall_register_for_dump(part);
 
 	/* move this month's rows out of the default partition, triggers off */
 	args[0] = DirectFunctionCall3(timestamptz_in, CStringGetDatum(lower),

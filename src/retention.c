@@ -38,8 +38,13 @@
  * Clarification 2) and no cascade runs twice.  Rows of expired calls are
  * locked first (FOR UPDATE, or the partition's EXCLUSIVE lock), so that
  * no call event can be added to them between the delete of the events
- * and the delete of the calls; DETACH PARTITION then verifies that no
- * call event refers to a partition before it is dropped.
+ * and the delete of the calls.  An expired partition of calls is dropped
+ * while attached: detached, it would take its own copy of the foreign key
+ * calls_id_fkey, and dropping that locks call_keys (and with it every
+ * insert of a call event) until the transaction ends.
+ *
+ * The monthly partitions are not members of the extension (see
+ * partition.c), so a drop is a plain DROP TABLE.
  *
  * Copyright (c) 2026, the sipcall authors
  *
@@ -59,14 +64,11 @@
 #include "access/tableam.h"
 #include "access/visibilitymap.h"
 #include "access/xact.h"
-#include "catalog/dependency.h"
 #include "catalog/pg_am.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_extension.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
-#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
@@ -714,9 +716,7 @@ retention_run(SipcallManagedTable table, TimestampTz cutoff)
 	const char *key = quote_identifier(sipcall_managed_keys[table]);
 	const char *qparent;
 	Oid			parent = sipcall_relid(sipcall_managed_names[table], false);
-	Oid			extoid = sipcall_extension_oid(false);
 	Oid			defpart;
-	Oid			events;
 	List	   *children;
 	ListCell   *lc;
 	ExpiredPart *parts;
@@ -831,9 +831,7 @@ retention_run(SipcallManagedTable table, TimestampTz cutoff)
 
 	/*
 	 * The drops.  The locks they need (the parent, its default partition,
-	 * the partitions; for calls also call_events, which DETACH reads to
-	 * verify that no event refers to the partition) are taken up front
-	 * with the short timeout.
+	 * the partitions) are taken up front with the short timeout.
 	 */
 	lockrels = palloc(sizeof(Oid) * (nparts + 3));
 	nlock = 0;
@@ -845,23 +843,12 @@ retention_run(SipcallManagedTable table, TimestampTz cutoff)
 		if (parts[i].whole)
 			lockrels[nlock++] = parts[i].relid;
 
-	events = sipcall_relid(sipcall_managed_names[SIPCALL_CALL_EVENTS], false);
-	if ((!is_calls || lock_in_time(&events, 1, AccessShareLock)) &&
-		lock_in_time(lockrels, nlock, AccessExclusiveLock))
+	if (lock_in_time(lockrels, nlock, AccessExclusiveLock))
 	{
 		for (i = 0; i < nparts; i++)
 		{
 			if (!parts[i].whole)
 				continue;
-			if (is_calls)
-				sipcall_spi_exec(psprintf("ALTER TABLE %s DETACH PARTITION %s",
-										  qparent, parts[i].qname),
-								 0, NULL, NULL, NULL, SPI_OK_UTILITY);
-			if (getExtensionOfObject(RelationRelationId, parts[i].relid) == extoid)
-				sipcall_spi_exec(psprintf("ALTER EXTENSION %s DROP TABLE %s",
-										  quote_identifier(SIPCALL_EXTENSION_NAME),
-										  parts[i].qname),
-								 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 			sipcall_spi_exec(psprintf("DROP TABLE %s", parts[i].qname),
 							 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 			ereport(LOG,

@@ -74,7 +74,6 @@ extern const char *const sipcall_managed_keys[SIPCALL_NUM_MANAGED_TABLES];
 
 extern int	sipcall_managed_table(Oid relid);
 extern Oid	sipcall_make_partition(SipcallManagedTable table, DateADT for_date);
-extern void sipcall_register_for_dump(Oid relid);
 
 /*---- crypto.c: encrypt_data, decrypt_data and their key caches ----*/
 
