@@ -450,3 +450,100 @@ SELECT pg_temp.sec_try(e, 'k1') AS intact FROM sec_env;
 RESET statement_timeout;
 -- made by sipcall 35084d9 (OpenSSL's PKCS5_PBKDF2_HMAC, 600,000 iterations)
 SELECT sipcall.decrypt_data('\x5343450101041e435b9e01000927c010ac5262df8a9c6a96e8beb26bef0f4bbee4d833207be955a8b7f4ac8c8e2cdfbd34689f630c1b0e92011d072e4d075e3d1f659b8f7ed53053', 'kat passphrase') AS known_answer;
+
+--
+-- Part 4.  The schema sipcall must be a new one of the installer's own.
+-- A database owner who makes it first, and plants in it an operator
+-- pg_catalog lacks (=(varchar, varchar), which the install script's
+-- triggers and checks would resolve), must not become a superuser when a
+-- superuser then runs CREATE EXTENSION: the install refuses the schema
+-- (42501).  A schema of a superuser that another role was let fill is
+-- refused too (42P06); an empty one of a superuser, as pg_dump makes it
+-- before CREATE EXTENSION, is fine.  After install, a schema that changed
+-- hands stops every path with raised rights (42501).
+--
+CREATE ROLE regress_squatter LOGIN;
+CREATE DATABASE regress_squat OWNER regress_squatter;
+\c regress_squat regress_squatter
+CREATE SCHEMA sipcall;
+CREATE TABLE public.squat_log (who name);
+GRANT INSERT ON public.squat_log TO PUBLIC;
+CREATE FUNCTION sipcall.squat_eq(a varchar, b varchar) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO public.squat_log VALUES (current_user);
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r
+         WHERE r.rolname OPERATOR(pg_catalog.=) current_user) THEN
+        EXECUTE 'ALTER ROLE regress_squatter SUPERUSER';
+    END IF;
+    RETURN a::text OPERATOR(pg_catalog.=) b::text;
+END;
+$$;
+CREATE OPERATOR sipcall.= (LEFTARG = varchar, RIGHTARG = varchar,
+                           FUNCTION = sipcall.squat_eq);
+\c regress_squat :sec_admin
+CREATE EXTENSION sipcall CASCADE;
+SELECT extname FROM pg_extension WHERE extname = 'sipcall';
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_squatter';
+SELECT DISTINCT who FROM public.squat_log WHERE who <> 'regress_squatter';
+-- a superuser's schema that the squatter was let fill
+DROP SCHEMA sipcall CASCADE;
+CREATE SCHEMA sipcall;
+GRANT CREATE, USAGE ON SCHEMA sipcall TO regress_squatter;
+SET ROLE regress_squatter;
+CREATE FUNCTION sipcall.squat_eq(a varchar, b varchar) RETURNS boolean
+LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR sipcall.= (LEFTARG = varchar, RIGHTARG = varchar,
+                           FUNCTION = sipcall.squat_eq);
+RESET ROLE;
+CREATE EXTENSION sipcall CASCADE;
+SELECT extname FROM pg_extension WHERE extname = 'sipcall';
+-- an empty schema of a superuser, as a restore of pg_dump makes it
+DROP SCHEMA sipcall CASCADE;
+CREATE SCHEMA sipcall;
+CREATE EXTENSION sipcall CASCADE;
+SELECT extname FROM pg_extension WHERE extname = 'sipcall';
+-- the schema changes hands after install: nothing runs with raised rights
+ALTER SCHEMA sipcall OWNER TO regress_squatter;
+\set VERBOSITY terse
+SELECT sipcall.premake_partitions();
+SELECT sipcall.refresh_daily_summary();
+\set VERBOSITY default
+ALTER SCHEMA sipcall OWNER TO :"sec_admin";
+SELECT sipcall.refresh_daily_summary() IS NOT NULL AS refreshed;
+SELECT DISTINCT who FROM public.squat_log WHERE who <> 'regress_squatter';
+\c contrib_regression :sec_admin
+DROP DATABASE regress_squat;
+DROP ROLE regress_squatter;
+
+--
+-- Part 5.  The export decrypts as the extension's owner, but on its
+-- caller's behalf: pgcrypto's pgp_sym_decrypt is checked for EXECUTE as
+-- the caller, so a role refused it by decrypt_data is refused it by the
+-- export too (42501).
+--
+CREATE ROLE regress_exporter LOGIN;
+GRANT USAGE ON SCHEMA sipcall TO regress_exporter;
+GRANT EXECUTE ON FUNCTION sipcall.export_user_data(uuid, text) TO regress_exporter;
+INSERT INTO sipcall.users (id, nextcloud_user_id)
+VALUES ('00000000-0000-0000-0000-0000000005e1', 'sec_pgp');
+INSERT INTO sipcall.calls (user_id, destination_number_enc, status, initiated_at)
+VALUES ('00000000-0000-0000-0000-0000000005e1',
+        pgp_sym_encrypt('+4930123456', 'pgp key'), 'completed', '2019-06-01 10:00+00');
+REVOKE EXECUTE ON FUNCTION pgp_sym_decrypt(bytea, text) FROM PUBLIC;
+SET ROLE regress_exporter;
+SELECT sipcall.decrypt_data(pgp_sym_encrypt('x', 'pgp key'), 'pgp key');
+SELECT sipcall.export_user_data('00000000-0000-0000-0000-0000000005e1', 'pgp key')
+       #>> '{calls,0,destination_number}';
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION pgp_sym_decrypt(bytea, text) TO regress_exporter;
+SET ROLE regress_exporter;
+SELECT sipcall.export_user_data('00000000-0000-0000-0000-0000000005e1', 'pgp key')
+       #>> '{calls,0,destination_number}' AS exported;
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION pgp_sym_decrypt(bytea, text) TO PUBLIC;
+REVOKE EXECUTE ON FUNCTION pgp_sym_decrypt(bytea, text) FROM regress_exporter;
+SELECT sipcall.delete_user_data('00000000-0000-0000-0000-0000000005e1') IS NOT NULL AS erased;
+REVOKE ALL ON FUNCTION sipcall.export_user_data(uuid, text) FROM regress_exporter;
+REVOKE USAGE ON SCHEMA sipcall FROM regress_exporter;
+DROP ROLE regress_exporter;

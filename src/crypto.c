@@ -26,7 +26,9 @@
  * between, so a cancel or statement_timeout stops it.
  *
  * The shared cache cannot be flushed by strangers: every entry remembers
- * the database and role that stretched it, one such pair holds at most a
+ * the database and role that stretched it (for the export, which decrypts
+ * as the extension's owner, its caller: sipcall_crypto_act_for), one such
+ * pair holds at most a
  * quarter of the entries (churning its own least recently used one beyond
  * that), and a newcomer that finds the cache full takes the least recently
  * used entry of the pair holding the most.  A flood of throw-away keys from
@@ -193,8 +195,34 @@ static Datum pgp_decrypt(Datum data, Datum key, Oid collation);
 static void pgp_invalidate(Datum arg, int cacheid, uint32 hashvalue);
 static const uint8 *next_nonce(void);
 static void wipe_arg_copy(FunctionCallInfo fcinfo, int argno, void *copy);
+static Oid	crypto_caller(void);
+
+/*
+ * The role a decryption is done for, when that is not the current user:
+ * the export decrypts as the extension's owner on behalf of its caller,
+ * and the caller is the one charged in the shared cache and checked for
+ * EXECUTE on pgcrypto.  InvalidOid: the current user.
+ */
+static Oid	acting_for = InvalidOid;
 
 /*---- initialisation and shared memory ----*/
+
+/*
+ * Decrypt on behalf of role (InvalidOid: the current user again) until the
+ * next call; the export sets it around its privileged section and clears
+ * it on every exit, errors included.
+ */
+void
+sipcall_crypto_act_for(Oid role)
+{
+	acting_for = role;
+}
+
+static Oid
+crypto_caller(void)
+{
+	return OidIsValid(acting_for) ? acting_for : GetUserId();
+}
 
 /*
  * Called by _PG_init: with preloading, ask for the shared key cache.
@@ -596,7 +624,7 @@ static void
 shared_insert(const LocalKey *k)
 {
 	Oid			dbid = MyDatabaseId;
-	Oid			roleid = GetUserId();
+	Oid			roleid = crypto_caller();
 	int			quota = Max(1, shared_cache->nentries / 4);
 	int			mine = 0;
 	SharedKey  *mine_lru = NULL;
@@ -711,7 +739,7 @@ pgp_decrypt(Datum data, Datum key, Oid collation)
 
 	if (!pgp_valid)
 		pgp_lookup();
-	if (pg_proc_aclcheck(pgp_oid, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+	if (pg_proc_aclcheck(pgp_oid, crypto_caller(), ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for function pgp_sym_decrypt"),

@@ -1298,6 +1298,7 @@ export_user(Datum user_id, Datum key)
 	st.decrypt_fcinfo->args[1].isnull = false;
 
 	sipcall_privileged_enter(&priv);
+	sipcall_crypto_act_for(priv.caller);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -1390,6 +1391,7 @@ export_user(Datum user_id, Datum key)
 					 5, argtypes, args, NULL, SPI_OK_INSERT);
 
 	SPI_finish();
+	sipcall_crypto_act_for(InvalidOid);
 	sipcall_privileged_leave(&priv);
 	return (Jsonb *) doc->data;
 }
@@ -1415,6 +1417,7 @@ sipcall_export_user_data(PG_FUNCTION_ARGS)
 	{
 		ErrorData  *edata;
 
+		sipcall_crypto_act_for(InvalidOid);
 		MemoryContextSwitchTo(callcxt);
 		edata = CopyErrorData();
 		FlushErrorState();

@@ -54,6 +54,7 @@
 
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_namespace.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "utils/builtins.h"
@@ -61,6 +62,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "privileged.h"
 #include "sipcall.h"
@@ -81,6 +83,7 @@ static int	trigger_ok_next = 0;
 static bool trigger_cb_registered = false;
 
 static void trigger_ok_invalidate(Datum arg, Oid relid);
+static void check_schema_owner(Oid nspoid, Oid owner);
 
 /*
  * The pinned search_path, "pg_catalog, <extension schema>, pg_temp", in
@@ -89,12 +92,48 @@ static void trigger_ok_invalidate(Datum arg, Oid relid);
 char *
 sipcall_pinned_search_path(void)
 {
-	Oid			nspoid = sipcall_schema_oid(false);
-	char	   *nspname = get_namespace_name(nspoid);
+	Oid			owner;
+	Oid			nspoid;
+	char	   *nspname;
 
+	sipcall_extension_owner(&owner, &nspoid);
+	check_schema_owner(nspoid, owner);
+	nspname = get_namespace_name(nspoid);
 	if (nspname == NULL)
 		elog(ERROR, "cache lookup failed for namespace %u", nspoid);
 	return psprintf("pg_catalog, %s, pg_temp", quote_identifier(nspname));
+}
+
+/*
+ * The extension schema goes on the pinned path only while it belongs to
+ * the extension's owner or a superuser: a schema some other role owns
+ * (made before CREATE EXTENSION by a database owner, say) could hold that
+ * role's operators, and they would run with raised rights.  The install
+ * script refuses such a schema; this catches one changed hands since.
+ */
+static void
+check_schema_owner(Oid nspoid, Oid owner)
+{
+	HeapTuple	tup;
+	Oid			nspowner;
+
+	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nspoid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for namespace %u", nspoid);
+	nspowner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+
+	if (nspowner != owner && !superuser_arg(nspowner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("schema \"%s\" is owned by role \"%s\", which is neither the owner of extension \"%s\" nor a superuser",
+						get_namespace_name(nspoid),
+						GetUserNameFromId(nspowner, false),
+						SIPCALL_EXTENSION_NAME),
+				 errdetail("sipcall runs nothing with raised rights in a schema another role controls."),
+				 errhint("ALTER SCHEMA %s OWNER TO %s",
+						 quote_identifier(get_namespace_name(nspoid)),
+						 quote_identifier(GetUserNameFromId(owner, false)))));
 }
 
 /*
@@ -110,7 +149,7 @@ sipcall_privileged_enter(SipcallPrivileged *priv)
 	char	   *path;
 
 	sipcall_extension_owner(&owner, &nspoid);
-	path = sipcall_pinned_search_path();
+	path = sipcall_pinned_search_path();	/* checks the schema's owner */
 
 	GetUserIdAndSecContext(&priv->caller, &priv->caller_sec_context);
 	SetUserIdAndSecContext(owner,
@@ -146,17 +185,48 @@ sipcall_privileged_leave(SipcallPrivileged *priv)
 }
 
 /*
- * For a background worker right after it connected: its own search_path,
- * whatever ALTER DATABASE / ALTER ROLE ... SET search_path gave the
- * session.  The extension schema is named as the control file makes it; a
- * schema that does not exist is skipped by name lookups.
+ * Settings a background worker makes its own right after it connected,
+ * whatever ALTER DATABASE / ALTER ROLE ... SET gave the session: the
+ * database's owner may set any of these, and each would stall the worker
+ * (timeouts, read-only transactions), change what its SQL means
+ * (search_path, transform_null_equals, standard_conforming_strings) or
+ * make plpgsql code it runs fail (plpgsql.extra_errors).  The search_path
+ * holds no schema but pg_catalog and pg_temp: the extension schema is only
+ * added by sipcall_privileged_enter(), once it is known to be sipcall's
+ * and its owner has been checked.
  */
-void
-sipcall_worker_pin_search_path(void)
+static const struct
 {
-	SetConfigOption("search_path",
-					"pg_catalog, " SIPCALL_EXTENSION_NAME ", pg_temp",
-					PGC_SUSET, PGC_S_SESSION);
+	const char *name;
+	const char *value;
+}			worker_settings[] =
+{
+	{"search_path", SIPCALL_BASE_SEARCH_PATH},
+	{"statement_timeout", "0"},
+	{"lock_timeout", "0"},
+	{"idle_in_transaction_session_timeout", "0"},
+	{"idle_session_timeout", "0"},
+	{"default_transaction_read_only", "off"},
+	{"default_transaction_isolation", "read committed"},
+	{"default_transaction_deferrable", "off"},
+	{"transform_null_equals", "off"},
+	{"standard_conforming_strings", "on"},
+	{"check_function_bodies", "on"},
+	{"default_tablespace", ""},
+	{"default_table_access_method", "heap"},
+	{"row_security", "on"},
+	{"plpgsql.extra_errors", "none"},
+	{"plpgsql.extra_warnings", "none"},
+};
+
+void
+sipcall_worker_pin_settings(void)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(worker_settings); i++)
+		SetConfigOption(worker_settings[i].name, worker_settings[i].value,
+						PGC_SUSET, PGC_S_SESSION);
 }
 
 /*---- trigger functions fire on their own tables ----*/

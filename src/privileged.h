@@ -34,7 +34,7 @@ typedef struct SipcallPrivileged
 extern void sipcall_privileged_enter(SipcallPrivileged *priv);
 extern void sipcall_privileged_leave(SipcallPrivileged *priv);
 extern char *sipcall_pinned_search_path(void);
-extern void sipcall_worker_pin_search_path(void);
+extern void sipcall_worker_pin_settings(void);
 
 /*
  * Trigger functions check that they fire on their own table (or one of

@@ -17,8 +17,9 @@
  * somebody else changed it: the entry is dropped and the next check reloads
  * the row.  Locking rules are those of ratelimit.c.
  *
- * The flusher connects as the bootstrap superuser, sets its own search_path
- * (ignoring ALTER DATABASE/ROLE ... SET search_path) and writes through
+ * The flusher connects as the bootstrap superuser, makes its own the
+ * settings the database's owner could give it (search_path, timeouts and
+ * the like: privileged.c) and writes through
  * sipcall_privileged_enter(), as the extension's owner.
  *
  * Copyright (c) 2026, the sipcall authors
@@ -454,8 +455,8 @@ sipcall_ratelimit_flusher_main(Datum main_arg)
 		}
 	}
 	BackgroundWorkerInitializeConnection(sipcall_database, NULL, 0);
-	/* our own search_path, not the one ALTER DATABASE/ROLE ... SET gave */
-	sipcall_worker_pin_search_path();
+	/* our own settings, not those ALTER DATABASE/ROLE ... SET gave */
+	sipcall_worker_pin_settings();
 	pgstat_report_appname("sipcall rate limit flusher");
 
 	flush_cxt = AllocSetContextCreate(TopMemoryContext,

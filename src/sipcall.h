@@ -78,6 +78,7 @@ extern Oid	sipcall_make_partition(SipcallManagedTable table, DateADT for_date);
 /*---- crypto.c: encrypt_data, decrypt_data and their key caches ----*/
 
 extern void sipcall_crypto_init(void);
+extern void sipcall_crypto_act_for(Oid role);
 
 /*---- retention.c: retention settings and cleanup ----*/
 

@@ -23,8 +23,9 @@
  *  - SIGHUP re-reads the configuration and re-plans the next cycle from the
  *    start of the last one; SIGTERM ends the worker at once (die()).
  *  - If it exits abnormally the postmaster starts it again after 10 s.
- *  - Right after connecting it sets its own search_path, whatever ALTER
- *    DATABASE/ROLE ... SET search_path says; every step then runs through
+ *  - Right after connecting it makes search_path, the timeouts and a few
+ *    more settings its own, whatever ALTER DATABASE/ROLE ... SET says
+ *    (privileged.c lists them); every step then runs through
  *    sipcall_privileged_enter() (privileged.c).
  *
  * Locking: the worker holds the maintenance advisory lock at session level
@@ -289,8 +290,8 @@ sipcall_worker_main(Datum main_arg)
 	BackgroundWorkerInitializeConnection(sipcall_database,
 										 (sipcall_role && sipcall_role[0]) ? sipcall_role : NULL,
 										 0);
-	/* our own search_path, not the one ALTER DATABASE/ROLE ... SET gave */
-	sipcall_worker_pin_search_path();
+	/* our own settings, not those ALTER DATABASE/ROLE ... SET gave */
+	sipcall_worker_pin_settings();
 	SetConfigOption("application_name", "sipcall maintenance",
 					PGC_USERSET, PGC_S_SESSION);
 	pgstat_report_appname("sipcall maintenance");

@@ -4,7 +4,8 @@
 # public), plants look-alike operators, functions and aggregates there that
 # record the role they run as (and make the role a superuser when they run
 # as one), and sets ALTER DATABASE ... SET search_path = public, pg_catalog
-# before either worker connects.  Then the maintenance worker runs cycles
+# before either worker connects, with read-only transactions, short
+# timeouts and plpgsql's extra errors for good measure.  Then the maintenance worker runs cycles
 # over calls, events and audit rows in the default partitions, and the
 # rate-limit flusher writes counters: no look-alike may run as anyone but
 # the hostile role, and the role gains nothing.
@@ -156,10 +157,28 @@ VALUES ('10000000-0000-0000-0000-000000000001', 'CHANNEL_ANSWER', '2001-03-10 10
 INSERT INTO sipcall.audit_logs (user_id, action, "timestamp") VALUES ('$u1', 'login', '2001-03-10 09:00+00');
 }, extra_params => [ '-U', 'nextcloud' ]);
 
-# Our own queries as a superuser in nc pin their search_path: the trap
-# would catch them too (a superuser typing into a trapped database is not
-# what this test is about).
-my $safe = 'SET search_path = pg_catalog, pg_temp; ';
+# The database's owner gives every session in it, the workers' too, more
+# settings that would stall them or change what their SQL means: were the
+# workers to keep them, no cycle would write anything (read-only
+# transactions), and steps would be cancelled or fail to get locks.
+$node->safe_psql('nc', q{
+ALTER DATABASE nc SET default_transaction_read_only = on;
+ALTER DATABASE nc SET statement_timeout = '100ms';
+ALTER DATABASE nc SET lock_timeout = '1ms';
+ALTER DATABASE nc SET transform_null_equals = on;
+DO $$ BEGIN END $$;  -- loads plpgsql, so its settings are known
+ALTER DATABASE nc SET plpgsql.extra_errors = 'all';
+}, extra_params => [ '-U', 'nextcloud' ]);
+# the flusher connected at start: make it connect again, under the trap
+$node->restart;
+
+# Our own sessions in nc, the superuser's and the application's, undo the
+# trap: it would catch them too (a superuser typing into a trapped
+# database is not what this test is about).
+my $undo = 'SET default_transaction_read_only = off; SET statement_timeout = 0;'
+  . ' SET lock_timeout = 0; SET transform_null_equals = off;'
+  . " SET plpgsql.extra_errors = 'none'; ";
+my $safe = $undo . 'SET search_path = pg_catalog, pg_temp; ';
 sub safe_query { return $node->safe_psql('nc', $safe . $_[0]); }
 sub poll_safe
 {
@@ -188,13 +207,13 @@ is(safe_query('SELECT count(*) FROM sipcall.daily_call_summary'),
 
 # ---- the flusher: counters written under the trap ----
 $node->safe_psql('nc',
-	"SELECT sipcall.check_rate_limit('$u1', 'POST /calls', 100) FROM generate_series(1, 7)",
+	$undo . "SELECT sipcall.check_rate_limit('$u1', 'POST /calls', 100) FROM generate_series(1, 7)",
 	extra_params => [ '-U', 'nextcloud' ]);
 ok( poll_safe(
 		"SELECT request_count = 7 FROM sipcall.rate_limits WHERE user_id = '$u1' AND endpoint = 'POST /calls'"),
 	'the flusher wrote the counter');
 $node->safe_psql('nc',
-	"SELECT sipcall.check_rate_limit('$u1', 'POST /calls', 100) FROM generate_series(1, 3)",
+	$undo . "SELECT sipcall.check_rate_limit('$u1', 'POST /calls', 100) FROM generate_series(1, 3)",
 	extra_params => [ '-U', 'nextcloud' ]);
 ok( poll_safe(
 		"SELECT request_count = 10 FROM sipcall.rate_limits WHERE user_id = '$u1' AND endpoint = 'POST /calls'"),
@@ -205,7 +224,7 @@ ok( $node->poll_query_until('postgres',
 
 # ---- the verdict ----
 # (the trap works: in the hostile role's own session the look-alikes run)
-$node->safe_psql('nc', "SELECT 'a'::varchar = 'a'::varchar, count(*) FROM (VALUES (1)) v",
+$node->safe_psql('nc', $undo . "SELECT 'a'::varchar = 'a'::varchar, count(*) FROM (VALUES (1)) v",
 	extra_params => [ '-U', 'nextcloud' ]);
 is( $node->safe_psql('nc',
 		$safe . "SELECT string_agg(fn || ' as ' || who, ', ' ORDER BY fn, who) FROM public.lookalike_log WHERE who <> 'nextcloud'"),
@@ -218,7 +237,7 @@ ok( $node->safe_psql('nc', $safe . "SELECT count(*) > 0 FROM public.lookalike_lo
 
 # ---- the shared key cache against a flood of throw-away keys ----
 $node->safe_psql('nc',
-	"CREATE TABLE public.secret AS SELECT sipcall.encrypt_data('+4915112345678', 'the real key') AS e",
+	$undo . "CREATE TABLE public.secret AS SELECT sipcall.encrypt_data('+4915112345678', 'the real key') AS e",
 	extra_params => [ '-U', 'nextcloud' ]);
 
 # a fresh connection's first decrypt: from the shared cache, or stretched?
@@ -226,7 +245,7 @@ sub first_decrypt
 {
 	my ($stdout, $stderr);
 	$node->psql('nc',
-		"SET client_min_messages = debug1; SELECT sipcall.decrypt_data(e, 'the real key') FROM public.secret",
+		$undo . "SET client_min_messages = debug1; SELECT sipcall.decrypt_data(e, 'the real key') FROM public.secret",
 		stdout => \$stdout, stderr => \$stderr,
 		extra_params => [ '-U', 'nextcloud' ]);
 	return ($stdout, $stderr);
@@ -246,7 +265,7 @@ for my $r (1 .. 4)
 		extra_params => [ '-U', "stranger$r" ]);
 }
 $node->safe_psql('nc',
-	"SELECT count(sipcall.encrypt_data('x', 'junk ' || g)) FROM generate_series(1, 16) g",
+	$undo . "SELECT count(sipcall.encrypt_data('x', 'junk ' || g)) FROM generate_series(1, 16) g",
 	extra_params => [ '-U', 'stranger' ]);
 my $flood = 4 * $each + 16;
 
