@@ -195,6 +195,20 @@ COMMENT ON TABLE @extschema@.call_keys IS
     'Registry of calls.id and calls.call_uuid, unique across all partitions of calls (maintained by triggers)';
 
 /*
+ * The check every trigger function of sipcall makes first: raises 39P01
+ * unless the trigger fires on the named table of sipcall or one of its
+ * partitions (privileged.c).  Executable by all: it only ever refuses.
+ */
+CREATE FUNCTION @extschema@.trigger_check_table(funcname text, relname text,
+                                                relid oid, tgname name)
+RETURNS void
+LANGUAGE c STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'sipcall_trigger_check_table_sql';
+
+COMMENT ON FUNCTION @extschema@.trigger_check_table(text, text, oid, name) IS
+    'Raises 39P01 unless a trigger function fires on its own sipcall table (used by sipcall''s trigger functions)';
+
+/*
  * Every trigger function of sipcall pins its search_path, fires only on its
  * own table (or that table's partitions; elsewhere it raises 39P01) and is
  * not executable by PUBLIC (firing a trigger needs no EXECUTE privilege;
@@ -222,13 +236,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
-    IF TG_RELID <> '@extschema@.calls'::regclass
-       AND pg_partition_root(TG_RELID) IS DISTINCT FROM '@extschema@.calls'::regclass THEN
-        RAISE EXCEPTION 'trigger function "calls_keys_trigger" fires only on table "@extschema@.calls"'
-            USING ERRCODE = 'trigger_protocol_violated',
-                  DETAIL = format('Trigger "%s" fired it on table "%s.%s".',
-                                  TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME);
-    END IF;
+    PERFORM @extschema@.trigger_check_table('calls_keys_trigger', 'calls', TG_RELID, TG_NAME);
     IF TG_OP = 'INSERT' THEN
         INSERT INTO @extschema@.call_keys (id, call_uuid, user_id, initiated_at)
              VALUES (NEW.id, NEW.call_uuid, NEW.user_id, NEW.initiated_at)
@@ -280,13 +288,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
-    IF TG_RELID <> '@extschema@.calls'::regclass
-       AND pg_partition_root(TG_RELID) IS DISTINCT FROM '@extschema@.calls'::regclass THEN
-        RAISE EXCEPTION 'trigger function "calls_forget_trigger" fires only on table "@extschema@.calls"'
-            USING ERRCODE = 'trigger_protocol_violated',
-                  DETAIL = format('Trigger "%s" fired it on table "%s.%s".',
-                                  TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME);
-    END IF;
+    PERFORM @extschema@.trigger_check_table('calls_forget_trigger', 'calls', TG_RELID, TG_NAME);
     IF NOT EXISTS (SELECT FROM @extschema@.calls WHERE id = OLD.id) THEN
         DELETE FROM @extschema@.call_keys WHERE id = OLD.id;
     END IF;
@@ -313,13 +315,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
-    IF TG_RELID <> '@extschema@.calls'::regclass
-       AND pg_partition_root(TG_RELID) IS DISTINCT FROM '@extschema@.calls'::regclass THEN
-        RAISE EXCEPTION 'trigger function "calls_truncate_trigger" fires only on table "@extschema@.calls"'
-            USING ERRCODE = 'trigger_protocol_violated',
-                  DETAIL = format('Trigger "%s" fired it on table "%s.%s".',
-                                  TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME);
-    END IF;
+    PERFORM @extschema@.trigger_check_table('calls_truncate_trigger', 'calls', TG_RELID, TG_NAME);
     /*
      * call_keys cannot be truncated while calls refers to it (calls_id_fkey)
      * unless calls is truncated in the same statement, which it cannot be
@@ -428,13 +424,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
-    IF TG_RELID <> '@extschema@.system_config'::regclass
-       AND pg_partition_root(TG_RELID) IS DISTINCT FROM '@extschema@.system_config'::regclass THEN
-        RAISE EXCEPTION 'trigger function "system_config_defaults_trigger" fires only on table "@extschema@.system_config"'
-            USING ERRCODE = 'trigger_protocol_violated',
-                  DETAIL = format('Trigger "%s" fired it on table "%s.%s".',
-                                  TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME);
-    END IF;
+    PERFORM @extschema@.trigger_check_table('system_config_defaults_trigger', 'system_config', TG_RELID, TG_NAME);
     IF TG_OP = 'INSERT' THEN
         DELETE FROM @extschema@.system_config
          WHERE config_key = NEW.config_key AND is_default;

@@ -74,7 +74,7 @@
 typedef struct TriggerOk
 {
 	Oid			relid;			/* the relation the trigger fired on */
-	const char *relname;		/* the sipcall table it belongs to */
+	char		relname[NAMEDATALEN];	/* the sipcall table it belongs to */
 } TriggerOk;
 
 static TriggerOk trigger_ok[TRIGGER_OK_MAX];
@@ -245,12 +245,14 @@ trigger_ok_invalidate(Datum arg, Oid relid)
 		}
 }
 
-void
-sipcall_trigger_check_table(TriggerData *trigdata, const char *funcname,
-							const char *relname)
+/*
+ * Raise 39P01 unless relid, the relation trigger tgname fired on, is
+ * sipcall's relname or a partition whose root it is.
+ */
+static void
+check_trigger_table(Oid relid, const char *tgname, const char *funcname,
+					const char *relname)
 {
-	Relation	rel = trigdata->tg_relation;
-	Oid			relid = RelationGetRelid(rel);
 	Oid			expected;
 	int			i;
 
@@ -262,16 +264,16 @@ sipcall_trigger_check_table(TriggerData *trigdata, const char *funcname,
 	expected = sipcall_relid(relname, true);
 	if (!OidIsValid(expected) ||
 		(relid != expected &&
-		 !(rel->rd_rel->relispartition &&
+		 !(get_rel_relispartition(relid) &&
 		   llast_oid(get_partition_ancestors(relid)) == expected)))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("trigger function \"%s\" fires only on table \"%s.%s\"",
 						funcname, SIPCALL_EXTENSION_NAME, relname),
 				 errdetail("Trigger \"%s\" fired it on table \"%s.%s\".",
-						   trigdata->tg_trigger->tgname,
-						   get_namespace_name(RelationGetNamespace(rel)),
-						   RelationGetRelationName(rel))));
+						   tgname,
+						   get_namespace_name(get_rel_namespace(relid)),
+						   get_rel_name(relid))));
 
 	if (!trigger_cb_registered)
 	{
@@ -279,8 +281,32 @@ sipcall_trigger_check_table(TriggerData *trigdata, const char *funcname,
 		trigger_cb_registered = true;
 	}
 	trigger_ok[trigger_ok_next].relid = relid;
-	trigger_ok[trigger_ok_next].relname = relname;
+	strlcpy(trigger_ok[trigger_ok_next].relname, relname, NAMEDATALEN);
 	trigger_ok_next = (trigger_ok_next + 1) % TRIGGER_OK_MAX;
 	if (trigger_ok_n < TRIGGER_OK_MAX)
 		trigger_ok_n++;
+}
+
+void
+sipcall_trigger_check_table(TriggerData *trigdata, const char *funcname,
+							const char *relname)
+{
+	check_trigger_table(RelationGetRelid(trigdata->tg_relation),
+						trigdata->tg_trigger->tgname, funcname, relname);
+}
+
+/*
+ * sipcall.trigger_check_table(funcname text, relname text, relid oid,
+ * tgname name): the same check for the trigger functions written in
+ * plpgsql, which pass TG_RELID and TG_NAME.
+ */
+PG_FUNCTION_INFO_V1(sipcall_trigger_check_table_sql);
+
+Datum
+sipcall_trigger_check_table_sql(PG_FUNCTION_ARGS)
+{
+	check_trigger_table(PG_GETARG_OID(2), NameStr(*PG_GETARG_NAME(3)),
+						text_to_cstring(PG_GETARG_TEXT_PP(0)),
+						text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	PG_RETURN_VOID();
 }
