@@ -19,6 +19,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use File::Basename qw(dirname);
 use Time::HiRes qw(usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('security');
@@ -43,93 +44,10 @@ CREATE DATABASE other OWNER stranger;
 });
 
 # ---- the trap, set by the database's owner ----
-$node->safe_psql('nc', q{
-CREATE TABLE public.lookalike_log (fn text NOT NULL, who name NOT NULL, PRIMARY KEY (fn, who));
-GRANT INSERT ON public.lookalike_log TO PUBLIC;
-CREATE FUNCTION public.lookalike_note(fn text) RETURNS boolean
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    INSERT INTO public.lookalike_log VALUES (fn, current_user) ON CONFLICT DO NOTHING;
-    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r
-         WHERE r.rolname OPERATOR(pg_catalog.=) current_user) THEN
-        EXECUTE 'ALTER ROLE nextcloud SUPERUSER';
-    END IF;
-    RETURN true;
-END;
-$$;
-DO $do$
-DECLARE
-    pair text[];
-    op   text;
-    n    int := 0;
-BEGIN
-    FOREACH pair SLICE 1 IN ARRAY ARRAY[
-        ['varchar', 'varchar'], ['varchar', 'text'], ['text', 'varchar'],
-        ['text', 'text'], ['date', 'date'], ['timestamptz', 'timestamptz'],
-        ['uuid', 'uuid'], ['int4', 'int4'], ['int8', 'int8'],
-        ['int8', 'int4'], ['int4', 'int8'], ['numeric', 'numeric'],
-        ['jsonb', 'jsonb'], ['xid', 'xid']]
-    LOOP
-        FOREACH op IN ARRAY ARRAY['=', '<>', '<', '>', '<=', '>=']
-        LOOP
-            CONTINUE WHEN pair[1] = 'xid' AND op NOT IN ('=', '<>');
-            n := n + 1;
-            EXECUTE format('CREATE FUNCTION public.lookalike_op%s(a %s, b %s) RETURNS boolean'
-                           ' LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS %L',
-                           n, pair[1], pair[2],
-                           format('SELECT public.lookalike_note(%L) AND (a OPERATOR(pg_catalog.%s) b)',
-                                  format('%s(%s,%s)', op, pair[1], pair[2]), op));
-            EXECUTE format('CREATE OPERATOR public.%s (LEFTARG = %s, RIGHTARG = %s,'
-                           ' FUNCTION = public.lookalike_op%s)', op, pair[1], pair[2], n);
-        END LOOP;
-    END LOOP;
-    FOREACH pair SLICE 1 IN ARRAY ARRAY[
-        ['int4', 'int4', 'int4'], ['int8', 'int8', 'int8'], ['int8', 'int4', 'int8'],
-        ['date', 'int4', 'date'], ['timestamptz', 'interval', 'timestamptz']]
-    LOOP
-        FOREACH op IN ARRAY ARRAY['+', '-']
-        LOOP
-            n := n + 1;
-            EXECUTE format('CREATE FUNCTION public.lookalike_op%s(a %s, b %s) RETURNS %s'
-                           ' LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS %L',
-                           n, pair[1], pair[2], pair[3],
-                           format('SELECT CASE WHEN public.lookalike_note(%L) THEN a OPERATOR(pg_catalog.%s) b END',
-                                  format('%s(%s,%s)', op, pair[1], pair[2]), op));
-            EXECUTE format('CREATE OPERATOR public.%s (LEFTARG = %s, RIGHTARG = %s,'
-                           ' FUNCTION = public.lookalike_op%s)', op, pair[1], pair[2], n);
-        END LOOP;
-    END LOOP;
-END;
-$do$;
-CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT CASE WHEN public.lookalike_note('now()') THEN pg_catalog.now() END $$;
-CREATE FUNCTION public.round(a numeric) RETURNS numeric LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT CASE WHEN public.lookalike_note('round(numeric)') THEN pg_catalog.round(a) END $$;
-CREATE FUNCTION public.lookalike_count(s int8) RETURNS int8 LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT CASE WHEN public.lookalike_note('count(*)') THEN s + 1 END $$;
-CREATE AGGREGATE public.count(*) (SFUNC = public.lookalike_count, STYPE = int8, INITCOND = '0');
-CREATE FUNCTION public.lookalike_max8(s int8, v int8) RETURNS int8 LANGUAGE sql VOLATILE STRICT
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT CASE WHEN public.lookalike_note('max(int8)') THEN CASE WHEN v > s THEN v ELSE s END END $$;
-CREATE FUNCTION public.lookalike_final8(s int8) RETURNS int8 LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT CASE WHEN public.lookalike_note('max(int8)') THEN s END $$;
-CREATE AGGREGATE public.max(int8) (SFUNC = public.lookalike_max8, STYPE = int8,
-                                   FINALFUNC = public.lookalike_final8);
-CREATE FUNCTION public.lookalike_sum4(s int8, v int4) RETURNS int8 LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT CASE WHEN public.lookalike_note('sum(int4)') THEN int4_sum(s, v) END $$;
-CREATE AGGREGATE public.sum(int4) (SFUNC = public.lookalike_sum4, STYPE = int8);
-CREATE FUNCTION public.lookalike_avg4(s int8[], v int4) RETURNS int8[] LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT CASE WHEN public.lookalike_note('avg(int4)') THEN int4_avg_accum(s, v) END $$;
-CREATE AGGREGATE public.avg(int4) (SFUNC = public.lookalike_avg4, STYPE = int8[],
-                                   FINALFUNC = int8_avg, INITCOND = '{0,0}');
-ALTER DATABASE nc SET search_path = public, pg_catalog;
-}, extra_params => [ '-U', 'nextcloud' ]);
+$node->safe_psql('nc',
+	slurp_file(dirname(__FILE__) . '/../lookalikes.sql')
+	  . 'ALTER DATABASE nc SET search_path = public, pg_catalog;',
+	extra_params => [ '-U', 'nextcloud' ]);
 
 # sipcall, installed by a superuser, and the README's grants to the app
 $node->safe_psql('nc', q{
