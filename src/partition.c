@@ -232,6 +232,9 @@ sipcall_make_partition(SipcallManagedTable table, DateADT for_date)
 							  quote_identifier(get_rel_name(source))),
 					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	part = get_relname_relid(part_name, nspoid);
+	/* LIKE copies no trigger; the summary's are per partition */
+	if (table == SIPCALL_CALLS)
+		sipcall_summary_track_partition(qpart);
 	if (!OidIsValid(defpart))
 		goto attach;			/* no default partition: no rows to move */
 
