@@ -345,7 +345,8 @@ CREATE TABLE @extschema@.call_events (
     event_data        jsonb,
     "timestamp"       timestamptz NOT NULL DEFAULT pg_catalog.now(),
 
-    -- copied from the call by a trigger when the client leaves it out
+    -- copied from the call by a trigger when the client leaves it out;
+    -- always the call's user (the trigger rejects another with 23503)
     user_id           uuid NOT NULL,
 
     /*
@@ -374,7 +375,7 @@ COMMENT ON TABLE @extschema@.call_events IS
 COMMENT ON TABLE @extschema@.call_events_default IS
     'Call events whose month has no partition yet';
 COMMENT ON COLUMN @extschema@.call_events.user_id IS
-    'The call''s user, filled in from the call when not given';
+    'The call''s user, filled in from the call when not given; never another user';
 
 CREATE FUNCTION @extschema@.call_events_fill_trigger()
 RETURNS trigger
@@ -383,7 +384,7 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS 'MODULE_PATHNAME', 'sipcall_call_events_fill';
 
 COMMENT ON FUNCTION @extschema@.call_events_fill_trigger() IS
-    'Fills call_events.user_id from the call, or rejects an unknown call_id (23503)';
+    'Fills call_events.user_id from the call; rejects an unknown call_id, or a user_id not the call''s (23503)';
 
 REVOKE ALL ON FUNCTION @extschema@.call_events_fill_trigger() FROM PUBLIC;
 
@@ -877,6 +878,28 @@ CREATE TRIGGER calls_track_delete
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.calls_track_trigger();
 CREATE TRIGGER calls_track_truncate
     AFTER TRUNCATE ON @extschema@.calls
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.calls_track_trigger();
+
+/*
+ * Statement triggers fire only on the table a statement names and are not
+ * cloned to partitions: each partition has the same four, for statements
+ * aimed at it directly (the monthly ones get them from create_partition,
+ * sipcall_summary_track_partition in src/summary.c).
+ */
+CREATE TRIGGER calls_track_insert
+    AFTER INSERT ON @extschema@.calls_default
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.calls_track_trigger();
+CREATE TRIGGER calls_track_update
+    AFTER UPDATE ON @extschema@.calls_default
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.calls_track_trigger();
+CREATE TRIGGER calls_track_delete
+    AFTER DELETE ON @extschema@.calls_default
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.calls_track_trigger();
+CREATE TRIGGER calls_track_truncate
+    AFTER TRUNCATE ON @extschema@.calls_default
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.calls_track_trigger();
 
 CREATE FUNCTION @extschema@.refresh_daily_summary()

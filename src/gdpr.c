@@ -20,8 +20,8 @@
  * Erasure deletes the person's call events in bulk by user_id, then their
  * calls (whose cascade to call_events then finds nothing), rate limits and
  * user row; it anonymises their audit log entries and scrubs every other
- * entry that names their id in resource_id or details, and records the
- * erasure without any personal data.
+ * entry that names their id in resource_id or details (in any case, with
+ * or without hyphens), and records the erasure without any personal data.
  *
  * Both run as the extension's owner: a role needs only EXECUTE on the
  * function (revoked from PUBLIC), no table privileges.
@@ -1442,9 +1442,10 @@ sipcall_delete_user_data(PG_FUNCTION_ARGS)
 {
 	Datum		user_id = PG_GETARG_DATUM(0);
 	const char *nsp = sipcall_schema_quoted();
-	char	   *id_lower;
-	char	   *id_upper;
+	char	   *id_text;
+	char	   *id_hex;
 	char	   *p;
+	char	   *q;
 	SipcallPrivileged priv;
 	Oid			argtypes[7] = {UUIDOID, TEXTOID, TEXTOID,
 	INT8OID, INT8OID, INT8OID, INT8OID};
@@ -1457,19 +1458,25 @@ sipcall_delete_user_data(PG_FUNCTION_ARGS)
 	int			nestlevel;
 	bool		isnull;
 
-	/* the id's text forms, as an audit entry may mention it */
-	id_lower = DatumGetCString(DirectFunctionCall1(uuid_out, user_id));
-	id_upper = pstrdup(id_lower);
-	for (p = id_upper; *p; p++)
-		*p = pg_toupper((unsigned char) *p);
+	/*
+	 * The id as an audit entry may spell it: in any case, with hyphens
+	 * anywhere or none (as uuid input accepts it).  The scrub looks for its
+	 * 32 hex digits, lower case, in text folded the same way.
+	 */
+	id_text = DatumGetCString(DirectFunctionCall1(uuid_out, user_id));
+	id_hex = palloc(strlen(id_text) + 1);
+	for (p = id_text, q = id_hex; *p; p++)
+		if (*p != '-')
+			*q++ = *p;			/* uuid_out writes lower case */
+	*q = '\0';
 
 	sipcall_privileged_enter(&priv);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
 	args[0] = user_id;
-	args[1] = CStringGetTextDatum(id_lower);
-	args[2] = CStringGetTextDatum(id_upper);
+	args[1] = CStringGetTextDatum(id_hex);
+	args[2] = args[1];			/* $3 is used by no statement */
 
 	/*
 	 * Lock the user first: from here on, every insert that refers to them
@@ -1532,22 +1539,23 @@ sipcall_delete_user_data(PG_FUNCTION_ARGS)
 									  " WHERE user_id = $1", nsp),
 							 1, argtypes, args, NULL, SPI_OK_UPDATE);
 
-	/* other entries that name them lose the naming fields */
+	/*
+	 * Other entries that name them lose the naming fields.  translate()
+	 * folds A-F to lower case and drops hyphens, whatever the collation.
+	 */
+#define FOLDED(x) "pg_catalog.strpos(pg_catalog.translate(" x ", 'ABCDEF-', 'abcdef'), $2) > 0"
 	nscrub = sipcall_spi_exec(psprintf("UPDATE %s.audit_logs SET"
 									   " resource_id = CASE"
-									   "  WHEN pg_catalog.strpos(resource_id, $2) > 0"
-									   "    OR pg_catalog.strpos(resource_id, $3) > 0"
+									   "  WHEN " FOLDED("resource_id")
 									   "  THEN NULL ELSE resource_id END,"
 									   " details = CASE"
-									   "  WHEN pg_catalog.strpos(details::pg_catalog.text, $2) > 0"
-									   "    OR pg_catalog.strpos(details::pg_catalog.text, $3) > 0"
+									   "  WHEN " FOLDED("details::pg_catalog.text")
 									   "  THEN '{\"anonymized\": true}' ELSE details END"
-									   " WHERE pg_catalog.strpos(resource_id, $2) > 0"
-									   "    OR pg_catalog.strpos(resource_id, $3) > 0"
-									   "    OR pg_catalog.strpos(details::pg_catalog.text, $2) > 0"
-									   "    OR pg_catalog.strpos(details::pg_catalog.text, $3) > 0",
+									   " WHERE " FOLDED("resource_id")
+									   "    OR " FOLDED("details::pg_catalog.text"),
 									   nsp),
-							  3, argtypes, args, NULL, SPI_OK_UPDATE);
+							  2, argtypes, args, NULL, SPI_OK_UPDATE);
+#undef FOLDED
 
 	/* the user; the cascades find nothing left */
 	sipcall_spi_exec(psprintf("DELETE FROM %s.users WHERE id = $1", nsp),

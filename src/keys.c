@@ -10,7 +10,10 @@
  * inserts only the seed's columns; this BEFORE ROW trigger copies the
  * call's user_id into the event (it is part of the event's key, for
  * distribution by user) and turns an unknown call_id into a clear 23503
- * before the foreign key would.
+ * before the foreign key would.  A user_id given by the client must be the
+ * call's (else 23503 too): export and erasure find a user's events by
+ * user_id, so an event filed under another user would escape both.  When
+ * a call changes owner, calls_keys_trigger moves its events along.
  *
  * The lookup reads call_keys through its primary key index with the
  * statement's snapshot, as the equivalent SELECT would; the foreign key
@@ -90,8 +93,9 @@ call_user(Oid nspoid, Datum call_id, Datum *user_id)
 
 /*
  * BEFORE INSERT OR UPDATE ROW trigger on call_events: fill in user_id from
- * the call when it is not given (or when call_id changes), reject an
- * unknown call_id with 23503.
+ * the call when it is not given (or when an update changes call_id and
+ * leaves user_id as it was), reject an unknown call_id, and a user_id that
+ * is not the call's, with 23503.
  */
 Datum
 sipcall_call_events_fill(PG_FUNCTION_ARGS)
@@ -105,6 +109,7 @@ sipcall_call_events_fill(PG_FUNCTION_ARGS)
 	bool		call_null;
 	bool		user_null;
 	Datum		call_id;
+	Datum		given_user;
 	Datum		user_id;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
@@ -126,23 +131,32 @@ sipcall_call_events_fill(PG_FUNCTION_ARGS)
 			 RelationGetRelationName(rel));
 
 	call_id = heap_getattr(tuple, call_attnum, desc, &call_null);
-	(void) heap_getattr(tuple, user_attnum, desc, &user_null);
+	given_user = heap_getattr(tuple, user_attnum, desc, &user_null);
 	if (call_null)
 		return PointerGetDatum(tuple);	/* NOT NULL will say so */
 
-	if (!user_null)
+	if (!user_null && TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
 	{
 		bool		old_null;
 		Datum		old_call;
+		Datum		old_user;
 
-		if (!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-			return PointerGetDatum(tuple);
-		/* an update that keeps the call keeps the user */
+		/*
+		 * An update that moves the event to another call and leaves user_id
+		 * as it was takes the new call's user, as an insert without user_id
+		 * does.
+		 */
 		old_call = heap_getattr(trigdata->tg_trigtuple, call_attnum, desc,
 								&old_null);
-		if (!old_null && DatumGetBool(DirectFunctionCall2(uuid_eq, old_call,
-														  call_id)))
-			return PointerGetDatum(tuple);
+		if (!old_null && !DatumGetBool(DirectFunctionCall2(uuid_eq, old_call,
+														   call_id)))
+		{
+			old_user = heap_getattr(trigdata->tg_trigtuple, user_attnum, desc,
+									&old_null);
+			if (!old_null && DatumGetBool(DirectFunctionCall2(uuid_eq, old_user,
+															  given_user)))
+				user_null = true;
+		}
 	}
 
 	if (!call_user(RelationGetNamespace(rel), call_id, &user_id))
@@ -152,6 +166,21 @@ sipcall_call_events_fill(PG_FUNCTION_ARGS)
 						DatumGetCString(DirectFunctionCall1(uuid_out, call_id))),
 				 errdetail("Every call event must refer to an existing row of sipcall.calls."),
 				 errtableconstraint(rel, "call_events_call_id_fkey")));
+
+	/* a user_id given must be the call's */
+	if (!user_null)
+	{
+		if (!DatumGetBool(DirectFunctionCall2(uuid_eq, given_user, user_id)))
+			ereport(ERROR,
+					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+					 errmsg("user %s is not the user of call %s",
+							DatumGetCString(DirectFunctionCall1(uuid_out, given_user)),
+							DatumGetCString(DirectFunctionCall1(uuid_out, call_id))),
+					 errdetail("The user_id of a call event is always that of its call."),
+					 errhint("Leave user_id out: it is filled in from the call."),
+					 errtablecol(rel, user_attnum)));
+		return PointerGetDatum(tuple);
+	}
 
 	user_null = false;
 	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, 1,

@@ -8,7 +8,10 @@
  * that already sit in the default partition are moved into it first (else
  * PostgreSQL refuses the attach).  It is made as a copy of the default
  * partition, with the default partition's keys and indexes: the parents
- * have none of their own.  It is not a member of the extension, so
+ * have none of their own.  When an operator has detached the default
+ * partition, another partition (all are such copies) serves as the
+ * template and there are no rows to move; a parent left with no partition
+ * at all is an error.  It is not a member of the extension, so
  * pg_dump dumps it whole, definition, rows and indexes, and a restore
  * makes it again whatever the new database's CREATE EXTENSION made
  * (README, "Backup and restore").
@@ -65,6 +68,7 @@ const char *const sipcall_managed_keys[SIPCALL_NUM_MANAGED_TABLES] = {
 };
 
 static char *column_list(Oid relid);
+static Oid	partition_template(Oid parent, const char *parent_name);
 
 /*
  * Which managed table relid is, or -1 if it is none of them.
@@ -106,6 +110,44 @@ column_list(Oid relid)
 }
 
 /*
+ * The partition of parent whose keys and indexes a new partition copies
+ * when parent has no default partition: the one with the greatest name
+ * (the latest month, for those made by sipcall).  Every partition was
+ * made as a copy of the default partition, so any would do; the name
+ * makes the choice stable.
+ */
+static Oid
+partition_template(Oid parent, const char *parent_name)
+{
+	List	   *children = find_inheritance_children(parent, AccessShareLock);
+	ListCell   *lc;
+	Oid			best = InvalidOid;
+	char	   *best_name = NULL;
+
+	foreach(lc, children)
+	{
+		Oid			child = lfirst_oid(lc);
+		char	   *name = get_rel_name(child);
+
+		if (name != NULL &&
+			(best_name == NULL || strcmp(name, best_name) > 0))
+		{
+			best = child;
+			best_name = name;
+		}
+	}
+	if (!OidIsValid(best))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("\"%s\" has neither a default partition nor any other partition",
+						parent_name),
+				 errdetail("A monthly partition is made as a copy of the default partition, or of another partition when there is no default partition, with its keys and indexes."),
+				 errhint("Attach a default partition to \"%s\" again.",
+						 parent_name)));
+	return best;
+}
+
+/*
  * Make the partition of table for the UTC month holding for_date, unless
  * it exists; return its OID.
  */
@@ -118,6 +160,7 @@ sipcall_make_partition(SipcallManagedTable table, DateADT for_date)
 	const char *nsp = quote_identifier(get_namespace_name(nspoid));
 	Oid			parent = sipcall_relid(parent_name, false);
 	Oid			defpart;
+	Oid			source;
 	Oid			part;
 	int			year,
 				month,
@@ -131,7 +174,7 @@ sipcall_make_partition(SipcallManagedTable table, DateADT for_date)
 	Oid			argtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		args[2];
 	int			nestlevel;
-	uint64		moved;
+	uint64		moved = 0;
 
 	if (DATE_NOT_FINITE(for_date))
 		ereport(ERROR,
@@ -164,24 +207,36 @@ sipcall_make_partition(SipcallManagedTable table, DateADT for_date)
 		return part;
 	}
 
+	/*
+	 * The template: the default partition, or, when an operator has
+	 * detached it, another partition (they are all copies of it).
+	 */
 	defpart = get_default_partition_oid(parent);
-	if (!OidIsValid(defpart))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("\"%s\" has no default partition", parent_name),
-				 errdetail("Monthly partitions are made as copies of the default partition, with its keys and indexes.")));
-	LockRelationOid(defpart, AccessExclusiveLock);
+	if (OidIsValid(defpart))
+	{
+		LockRelationOid(defpart, AccessExclusiveLock);
+		source = defpart;
+	}
+	else
+		source = partition_template(parent, parent_name);
 
 	sipcall_privileged_enter(&priv);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
 	qpart = psprintf("%s.%s", nsp, quote_identifier(part_name));
-	/* the default partition's columns, defaults, keys and indexes */
+	/* the template's columns, defaults, keys and indexes */
 	sipcall_spi_exec(psprintf("CREATE TABLE %s (LIKE %s.%s INCLUDING DEFAULTS INCLUDING INDEXES)",
-							  qpart, nsp, quote_identifier(get_rel_name(defpart))),
+							  qpart,
+							  quote_identifier(get_namespace_name(get_rel_namespace(source))),
+							  quote_identifier(get_rel_name(source))),
 					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	part = get_relname_relid(part_name, nspoid);
+	/* LIKE copies no trigger; the summary's are per partition */
+	if (table == SIPCALL_CALLS)
+		sipcall_summary_track_partition(qpart);
+	if (!OidIsValid(defpart))
+		goto attach;			/* no default partition: no rows to move */
 
 	/* move this month's rows out of the default partition, triggers off */
 	args[0] = DirectFunctionCall3(timestamptz_in, CStringGetDatum(lower),
@@ -206,6 +261,7 @@ sipcall_make_partition(SipcallManagedTable table, DateADT for_date)
 							 2, argtypes, args, NULL, SPI_OK_INSERT);
 	AtEOXact_GUC(true, nestlevel);
 
+attach:
 	sipcall_spi_exec(psprintf("ALTER TABLE %s.%s ATTACH PARTITION %s"
 							  " FOR VALUES FROM (%s) TO (%s)",
 							  nsp, quote_identifier(parent_name), qpart,

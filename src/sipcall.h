@@ -93,6 +93,7 @@ extern void sipcall_ratelimit_init(void);
 /*---- summary.c: change tracking and the incremental daily summary ----*/
 
 extern int64 sipcall_summary_refresh(void);
+extern void sipcall_summary_track_partition(const char *qpart);
 
 /*---- maintenance.c: one maintenance cycle ----*/
 

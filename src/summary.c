@@ -7,6 +7,10 @@
  * Statement-level AFTER triggers on sipcall.calls (with transition tables)
  * append the UTC days touched by each INSERT, UPDATE or DELETE to
  * sipcall.daily_summary_dirty; a TRUNCATE marks every summarised day.
+ * Every partition of calls carries the same triggers (the default one
+ * from the install script, the monthly ones from create_partition, see
+ * sipcall_summary_track_partition), for statements aimed at a partition;
+ * a statement on calls fires only those of calls.
  * sipcall.refresh_daily_summary() then recomputes only those days, and
  * deletes the summary row of a day that has no calls left.
  * sipcall.rebuild_daily_summary() recomputes everything from scratch.
@@ -489,6 +493,36 @@ sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 	pfree(days);
 
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * Give a new partition of calls (qpart, schema-qualified and quoted) the
+ * change-tracking triggers.  Statement triggers fire only on the table a
+ * statement names, and PostgreSQL does not clone them to partitions, so
+ * those on calls miss a statement aimed at a partition; each partition
+ * carries its own, as calls_default does from the install script
+ * (80_maintenance.sql).  A statement on calls fires only the parent's.
+ * The caller runs as the extension owner with SPI connected.
+ */
+void
+sipcall_summary_track_partition(const char *qpart)
+{
+	const char *nsp = summary_schema();
+	/* name, event, transition tables: as on calls */
+	static const char *const triggers[][3] = {
+		{"insert", "INSERT", " REFERENCING NEW TABLE AS new_rows"},
+		{"update", "UPDATE", " REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"},
+		{"delete", "DELETE", " REFERENCING OLD TABLE AS old_rows"},
+		{"truncate", "TRUNCATE", ""},
+	};
+	int			i;
+
+	for (i = 0; i < lengthof(triggers); i++)
+		sipcall_spi_exec(psprintf("CREATE TRIGGER calls_track_%s AFTER %s ON %s%s"
+								  " FOR EACH STATEMENT EXECUTE FUNCTION %s.calls_track_trigger()",
+								  triggers[i][0], triggers[i][1], qpart,
+								  triggers[i][2], nsp),
+						 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 }
 
 /*

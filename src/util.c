@@ -148,7 +148,19 @@ sipcall_config_value(const char *key)
 	 * cleanup that finds nothing to do.
 	 */
 	rel = table_open(relid, AccessShareLock);
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
+
+	/*
+	 * The latest snapshot, so that a change committed since the
+	 * transaction's snapshot counts; but a parallel operation (the leader
+	 * or a worker running a PARALLEL SAFE function such as encrypt_data)
+	 * may not take one, and reads with the query's snapshot instead.
+	 */
+	if (IsInParallelMode())
+		snapshot = RegisterSnapshot(ActiveSnapshotSet() ?
+									GetActiveSnapshot() :
+									GetTransactionSnapshot());
+	else
+		snapshot = RegisterSnapshot(GetLatestSnapshot());
 	ScanKeyInit(&skey, keyatt, BTEqualStrategyNumber, F_TEXTEQ,
 				CStringGetTextDatum(key));
 	scan = table_beginscan(rel, snapshot, 1, &skey);

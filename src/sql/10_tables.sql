@@ -282,7 +282,8 @@ CREATE TABLE @extschema@.call_events (
     event_data        jsonb,
     "timestamp"       timestamptz NOT NULL DEFAULT pg_catalog.now(),
 
-    -- copied from the call by a trigger when the client leaves it out
+    -- copied from the call by a trigger when the client leaves it out;
+    -- always the call's user (the trigger rejects another with 23503)
     user_id           uuid NOT NULL,
 
     /*
@@ -311,7 +312,7 @@ COMMENT ON TABLE @extschema@.call_events IS
 COMMENT ON TABLE @extschema@.call_events_default IS
     'Call events whose month has no partition yet';
 COMMENT ON COLUMN @extschema@.call_events.user_id IS
-    'The call''s user, filled in from the call when not given';
+    'The call''s user, filled in from the call when not given; never another user';
 
 CREATE FUNCTION @extschema@.call_events_fill_trigger()
 RETURNS trigger
@@ -320,7 +321,7 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS 'MODULE_PATHNAME', 'sipcall_call_events_fill';
 
 COMMENT ON FUNCTION @extschema@.call_events_fill_trigger() IS
-    'Fills call_events.user_id from the call, or rejects an unknown call_id (23503)';
+    'Fills call_events.user_id from the call; rejects an unknown call_id, or a user_id not the call''s (23503)';
 
 REVOKE ALL ON FUNCTION @extschema@.call_events_fill_trigger() FROM PUBLIC;
 

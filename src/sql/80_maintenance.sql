@@ -86,6 +86,28 @@ CREATE TRIGGER calls_track_truncate
     AFTER TRUNCATE ON @extschema@.calls
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.calls_track_trigger();
 
+/*
+ * Statement triggers fire only on the table a statement names and are not
+ * cloned to partitions: each partition has the same four, for statements
+ * aimed at it directly (the monthly ones get them from create_partition,
+ * sipcall_summary_track_partition in src/summary.c).
+ */
+CREATE TRIGGER calls_track_insert
+    AFTER INSERT ON @extschema@.calls_default
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.calls_track_trigger();
+CREATE TRIGGER calls_track_update
+    AFTER UPDATE ON @extschema@.calls_default
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.calls_track_trigger();
+CREATE TRIGGER calls_track_delete
+    AFTER DELETE ON @extschema@.calls_default
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.calls_track_trigger();
+CREATE TRIGGER calls_track_truncate
+    AFTER TRUNCATE ON @extschema@.calls_default
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.calls_track_trigger();
+
 CREATE FUNCTION @extschema@.refresh_daily_summary()
 RETURNS void
 LANGUAGE c VOLATILE PARALLEL UNSAFE
