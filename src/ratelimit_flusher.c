@@ -402,6 +402,7 @@ rl_evict(void)
 		uint32		hash = get_hash_value(sipcall_rl_hash, &it->key);
 		LWLock	   *lock = sipcall_rl_partition_lock(hash);
 
+		sipcall_worker_forget_cancel();
 		CHECK_FOR_INTERRUPTS();
 		LWLockAcquire(lock, LW_EXCLUSIVE);
 		entry = hash_search_with_hash_value(sipcall_rl_hash, &it->key, hash,
@@ -446,6 +447,7 @@ sipcall_ratelimit_flusher_main(Datum main_arg)
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 RL_FLUSH_INTERVAL_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+		sipcall_worker_forget_cancel();
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
@@ -510,6 +512,8 @@ sipcall_ratelimit_flusher_main(Datum main_arg)
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Max(timeout, 1), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+		/* a cancel ends a flush (caught in rl_flush), never the worker */
+		sipcall_worker_forget_cancel();
 		CHECK_FOR_INTERRUPTS();
 
 		if (ConfigReloadPending)

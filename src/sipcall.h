@@ -128,5 +128,6 @@ extern uint64 sipcall_maintenance_log_interrupted(void);
 /*---- worker.c: the maintenance background worker ----*/
 
 extern void sipcall_worker_init(void);
+extern void sipcall_worker_forget_cancel(void);
 
 #endif							/* SIPCALL_H */

@@ -21,6 +21,9 @@
  *    recorded in sipcall.maintenance_log, and the cycle goes on; after a
  *    failed cycle the next one comes least(sipcall.error_naptime,
  *    sipcall.maintenance_interval) seconds after its end.
+ *  - A cancel (pg_cancel_backend) ends the step that is running, which is
+ *    recorded as cancelled; the cycle and the worker go on.  A cancel that
+ *    arrives while no step runs is ignored.
  *  - SIGHUP re-reads the configuration and re-plans the next cycle with
  *    the new settings (from the start of the last cycle after a good one,
  *    from its end after a failed one); SIGTERM ends the worker at once
@@ -223,6 +226,8 @@ run_cycle(MemoryContext cycle_cxt)
 
 		pgstat_report_stat(false);
 		pgstat_report_activity(STATE_IDLE, NULL);
+		/* a cancel that came after the step ended has nothing to end */
+		sipcall_worker_forget_cancel();
 		CHECK_FOR_INTERRUPTS();
 	}
 
@@ -278,6 +283,18 @@ next_cycle_time(TimestampTz last_start, TimestampTz last_end, bool last_ok)
 }
 
 /*
+ * Forget a cancel request (pg_cancel_backend) that arrived while no step
+ * runs.  Outside the steps' error handlers CHECK_FOR_INTERRUPTS() would
+ * turn it into an error that nothing catches, which ends the worker; a
+ * cancel is meant to end the current step only.  Used by both workers.
+ */
+void
+sipcall_worker_forget_cancel(void)
+{
+	QueryCancelPending = false;
+}
+
+/*
  * Entry point of the worker.
  */
 void
@@ -299,6 +316,7 @@ sipcall_worker_main(Datum main_arg)
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1L,
 						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+		sipcall_worker_forget_cancel();
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
@@ -368,6 +386,7 @@ sipcall_worker_main(Datum main_arg)
 
 		(void) WaitLatch(MyLatch, events, timeout, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+		sipcall_worker_forget_cancel();
 		CHECK_FOR_INTERRUPTS();
 
 		if (ConfigReloadPending)
