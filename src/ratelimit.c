@@ -46,9 +46,10 @@
  * in EXCLUSIVE mode, without waiting, for the length of the load.  A
  * loader that cannot have it (a table-path check of the key is in flight)
  * counts on the table path too, where the row lock orders it after the
- * others.  So a key is loaded only once every table-path increment of it
- * has committed (or aborted), and none starts during the load.  Nobody
- * waits for the lock but a table-path check, for a load to end.
+ * others; so does a transaction that holds it itself.  So a key is loaded
+ * only once every table-path increment of it has committed (or aborted),
+ * and none starts during the load.  Nobody waits for the lock but a
+ * table-path check, for a load to end.
  *
  * Copyright (c) 2026, the sipcall authors
  *
@@ -825,8 +826,15 @@ sipcall_check_rate_limit(PG_FUNCTION_ARGS)
 							&allowed))
 			PG_RETURN_BOOL(allowed);
 
+		/*
+		 * Load the key unless a table-path check of it is in flight: in
+		 * another transaction (the lock is not available), or in this one
+		 * (its increment is not committed yet, and the flusher could not
+		 * write on top of it).
+		 */
 		rl_key_locktag(&tag, hash);
-		if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+		if (!LockHeldByMe(&tag, ShareLock) &&
+			LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
 		{
 			/* no table-path check of the key in flight: load it */
 			if (rl_shared_load_and_check(user_id, endpoint, &key, hash,
