@@ -16,8 +16,13 @@
  * conflicts with itself, so what they count as made or moved is exact
  * even when several sessions premake or drain at once: the later session
  * waits, then finds the partition made.  Inserts and queries are not
- * blocked by it; the default partition is locked ACCESS EXCLUSIVE only
- * while a month's rows are moved out of it.
+ * blocked by it.  Making a partition locks the parent's default partition
+ * ACCESS EXCLUSIVE (ATTACH PARTITION does, whether rows move or not), which
+ * queues every later query of the table behind the lock request: so both
+ * take that lock only when a partition is missing, and wait for it at most
+ * sipcall.lock_timeout (as retention does).  When it cannot be had in
+ * time, that table's missing partitions are left to a later cycle (LOG
+ * "could not lock ..."); the other tables go on.
  *
  * Copyright (c) 2026, the sipcall authors
  *
@@ -49,6 +54,8 @@ PG_FUNCTION_INFO_V1(sipcall_drain_default_partitions);
 
 static bool make_if_missing(SipcallManagedTable table, int year, int month,
 							Oid *made);
+static bool partition_exists(SipcallManagedTable table, int year, int month);
+static bool lock_default_in_time(SipcallManagedTable table);
 
 /*
  * Make the partition of table for year-month unless it exists.  Returns
@@ -66,6 +73,37 @@ make_if_missing(SipcallManagedTable table, int year, int month, Oid *made)
 	*made = sipcall_make_partition(table,
 								   date2j(year, month, 1) - POSTGRES_EPOCH_JDATE);
 	return true;
+}
+
+/* Does the partition of table for year-month exist? */
+static bool
+partition_exists(SipcallManagedTable table, int year, int month)
+{
+	char	   *name = psprintf("%s_y%04dm%02d", sipcall_managed_names[table],
+								year, month);
+
+	return OidIsValid(get_relname_relid(name, sipcall_schema_oid(false)));
+}
+
+/*
+ * Lock the default partition of table ACCESS EXCLUSIVE, as making a
+ * partition needs, waiting at most sipcall.lock_timeout.  False when it
+ * could not be had in time.  The caller holds the parent's lock.
+ */
+static bool
+lock_default_in_time(SipcallManagedTable table)
+{
+	Oid			defpart = get_default_partition_oid(sipcall_relid(sipcall_managed_names[table],
+																  false));
+
+	if (!OidIsValid(defpart))
+		return true;
+	if (sipcall_lock_in_time(&defpart, 1, AccessExclusiveLock))
+		return true;
+	ereport(LOG,
+			(errmsg("sipcall: could not lock \"%s\" within sipcall.lock_timeout, the missing partitions of \"%s\" are made by a later cycle",
+					get_rel_name(defpart), sipcall_managed_names[table])));
+	return false;
 }
 
 /*
@@ -90,6 +128,7 @@ sipcall_premake_partitions(PG_FUNCTION_ARGS)
 
 	for (t = 0; t < SIPCALL_NUM_MANAGED_TABLES; t++)
 	{
+		bool		default_locked = false;
 		int			i;
 
 		LockRelationOid(sipcall_relid(sipcall_managed_names[t], false),
@@ -97,11 +136,20 @@ sipcall_premake_partitions(PG_FUNCTION_ARGS)
 		for (i = 0; i <= ahead; i++)
 		{
 			int			months = tm.tm_year * MONTHS_PER_YEAR + tm.tm_mon - 1 + i;
+			int			year = months / MONTHS_PER_YEAR;
+			int			month = months % MONTHS_PER_YEAR + 1;
 			Oid			part;
 
-			if (make_if_missing((SipcallManagedTable) t,
-								months / MONTHS_PER_YEAR,
-								months % MONTHS_PER_YEAR + 1, &part))
+			if (partition_exists((SipcallManagedTable) t, year, month))
+				continue;
+			/* the default partition's lock, only now, and not for long */
+			if (!default_locked)
+			{
+				if (!lock_default_in_time((SipcallManagedTable) t))
+					break;
+				default_locked = true;
+			}
+			if (make_if_missing((SipcallManagedTable) t, year, month, &part))
 				made++;
 		}
 	}
@@ -132,6 +180,7 @@ sipcall_drain_default_partitions(PG_FUNCTION_ARGS)
 		Oid			parent = sipcall_relid(sipcall_managed_names[t], false);
 		Oid			defpart;
 		int			nmonths;
+		bool		default_locked = false;
 		int		   *years;
 		int		   *months;
 		uint64		i;
@@ -180,6 +229,15 @@ sipcall_drain_default_partitions(PG_FUNCTION_ARGS)
 						(errmsg("sipcall: rows of %04d-%02d stay in \"%s\": no partition can be made for that month",
 								years[i], months[i], get_rel_name(defpart))));
 				continue;
+			}
+			if (partition_exists((SipcallManagedTable) t, years[i], months[i]))
+				continue;
+			/* the default partition's lock, not waited for long */
+			if (!default_locked)
+			{
+				if (!lock_default_in_time((SipcallManagedTable) t))
+					break;
+				default_locked = true;
 			}
 			if (!make_if_missing((SipcallManagedTable) t, years[i], months[i],
 								 &part))

@@ -281,7 +281,12 @@ sipcall_maintenance_result(const char *run_by, TimestampTz started,
 							 outs[i].result);
 		else
 		{
-			appendStringInfoString(&buf, ", \"status\": \"error\", \"message\": ");
+			/* a cancel (pg_cancel_backend) of the worker ended this step */
+			bool		cancelled = outs[i].sqlstate != NULL &&
+				strcmp(outs[i].sqlstate, "57014") == 0;
+
+			appendStringInfo(&buf, ", \"status\": \"%s\", \"message\": ",
+							 cancelled ? "cancelled" : "error");
 			escape_json(&buf, outs[i].message);
 			appendStringInfoString(&buf, ", \"sqlstate\": ");
 			escape_json(&buf, outs[i].sqlstate);

@@ -37,6 +37,20 @@
  * only if the partition's invalidation counter has not moved meanwhile,
  * so that an edit committed during the load is never lost.
  *
+ * From the table path to the shared path.  A table-path check's increment
+ * is uncommitted until the caller's transaction ends, and a loader's fresh
+ * snapshot neither sees it nor waits for it.  So each key that could live
+ * in the hash has a heavyweight lock, the advisory lock (RL_LOCK_KEY1,
+ * hash of the key) of the database: a table-path check of such a key
+ * holds it in SHARE mode until its transaction ends, and a loader takes it
+ * in EXCLUSIVE mode, without waiting, for the length of the load.  A
+ * loader that cannot have it (a table-path check of the key is in flight)
+ * counts on the table path too, where the row lock orders it after the
+ * others; so does a transaction that holds it itself.  So a key is loaded
+ * only once every table-path increment of it has committed (or aborted),
+ * and none starts during the load.  Nobody waits for the lock but a
+ * table-path check, for a load to end.
+ *
  * Copyright (c) 2026, the sipcall authors
  *
  * IDENTIFICATION
@@ -59,6 +73,7 @@
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
@@ -76,6 +91,9 @@
 PG_FUNCTION_INFO_V1(sipcall_check_rate_limit);
 PG_FUNCTION_INFO_V1(sipcall_rate_limit_status);
 PG_FUNCTION_INFO_V1(sipcall_rate_limits_invalidate);
+
+/* the advisory lock of a key: ('SIPR', hash of the key) */
+#define RL_LOCK_KEY1			0x53495052
 
 /*---- shared state ----*/
 
@@ -136,6 +154,7 @@ static bool rl_shared_check(RlKey *key, uint32 hash, int32 max_requests,
 static bool rl_table_check(pg_uuid_t *user_id, text *endpoint,
 						   int32 max_requests, int32 window_minutes,
 						   TimestampTz now);
+static void rl_key_locktag(LOCKTAG *tag, uint32 hash);
 static void rl_raise_unknown_user(void);
 static void rl_spi_begin(SipcallPrivileged *priv);
 static void rl_spi_end(SipcallPrivileged *priv);
@@ -768,6 +787,16 @@ rl_shared_load_and_check(pg_uuid_t *user_id, text *endpoint, RlKey *key,
 	}
 }
 
+/*
+ * The heavyweight lock that orders a key's table-path checks before its
+ * load into the hash (see the header comment).
+ */
+static void
+rl_key_locktag(LOCKTAG *tag, uint32 hash)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, RL_LOCK_KEY1, hash, 2);
+}
+
 /*---- SQL functions ----*/
 
 /*
@@ -791,14 +820,49 @@ sipcall_check_rate_limit(PG_FUNCTION_ARGS)
 	if (rl_shared_usable() && rl_make_key(user_id, endpoint, &key))
 	{
 		uint32		hash = get_hash_value(sipcall_rl_hash, &key);
+		LOCKTAG		tag;
 
 		if (rl_shared_check(&key, hash, max_requests, window_minutes, now,
 							&allowed))
 			PG_RETURN_BOOL(allowed);
-		if (rl_shared_load_and_check(user_id, endpoint, &key, hash,
-									 max_requests, window_minutes, now,
-									 &allowed))
-			PG_RETURN_BOOL(allowed);
+
+		/*
+		 * Load the key unless a table-path check of it is in flight: in
+		 * another transaction (the lock is not available), or in this one
+		 * (its increment is not committed yet, and the flusher could not
+		 * write on top of it).
+		 */
+		rl_key_locktag(&tag, hash);
+		if (!LockHeldByMe(&tag, ShareLock) &&
+			LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+		{
+			/* no table-path check of the key in flight: load it */
+			if (rl_shared_load_and_check(user_id, endpoint, &key, hash,
+										 max_requests, window_minutes, now,
+										 &allowed))
+			{
+				LockRelease(&tag, ExclusiveLock, false);
+				PG_RETURN_BOOL(allowed);
+			}
+			/* the hash is full: the table path, holding the lock shared */
+			(void) LockAcquire(&tag, ShareLock, false, false);
+			LockRelease(&tag, ExclusiveLock, false);
+		}
+		else
+		{
+			/*
+			 * A table-path check of the key is in flight (or a load):
+			 * count on the table path, after it.  A load that ended
+			 * meanwhile put the key in the hash.
+			 */
+			(void) LockAcquire(&tag, ShareLock, false, false);
+			if (rl_shared_check(&key, hash, max_requests, window_minutes,
+								now, &allowed))
+			{
+				LockRelease(&tag, ShareLock, false);
+				PG_RETURN_BOOL(allowed);
+			}
+		}
 	}
 
 	PG_RETURN_BOOL(rl_table_check(user_id, endpoint, max_requests,

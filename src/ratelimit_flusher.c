@@ -17,6 +17,14 @@
  * somebody else changed it: the entry is dropped and the next check reloads
  * the row.  Locking rules are those of ratelimit.c.
  *
+ * The flusher never waits for a row lock: a row somebody holds locked (an
+ * operator's open UPDATE, an application's SELECT ... FOR UPDATE, an
+ * erasure in progress), or a user row locked by its erasure, is skipped
+ * (SKIP LOCKED); its entry stays dirty and the next flush tries again,
+ * while every other key is written.  Any other lock (a table lock, an
+ * uncommitted INSERT of the same key) is waited for at most
+ * sipcall.lock_timeout; then the flush is rolled back and retried.
+ *
  * The flusher connects as the bootstrap superuser, makes its own the
  * settings the database's owner could give it (search_path, timeouts and
  * the like: privileged.c) and writes through
@@ -44,6 +52,7 @@
 #include "storage/procarray.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -67,6 +76,7 @@ typedef struct RlFlushItem
 	TransactionId last_xmin;
 	TimestampTz window_start;
 	bool		written;		/* after the write: did it land? */
+	bool		retry;			/* not written: its row was locked */
 	TransactionId new_xmin;
 } RlFlushItem;
 
@@ -81,6 +91,8 @@ typedef struct RlEvictItem
 
 static SPIPlanPtr update_plan = NULL;
 static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr row_plan = NULL;
+static SPIPlanPtr user_plan = NULL;
 static MemoryContext flush_cxt = NULL;
 
 static void rl_flush(void);
@@ -146,6 +158,7 @@ rl_collect(int *nitems)
 		it->last_xmin = entry->last_xmin;
 		it->window_start = entry->window_start;
 		it->written = false;
+		it->retry = false;
 		entry->dirty = false;
 		entry->flushing = true;
 		SpinLockRelease(&entry->mutex);
@@ -178,7 +191,7 @@ rl_settle(RlFlushItem *items, int n, bool committed)
 			if (entry->incarnation == it->incarnation)
 			{
 				entry->flushing = false;
-				if (!committed)
+				if (!committed || it->retry)
 					entry->dirty = true;
 				else if (it->written)
 				{
@@ -203,14 +216,19 @@ rl_prepare_plans(void)
 {
 	Oid			uargs[6] = {UUIDOID, TEXTOID, INT4OID, TIMESTAMPTZOID, INT4OID, XIDOID};
 	Oid			iargs[5] = {UUIDOID, TEXTOID, INT4OID, TIMESTAMPTZOID, INT4OID};
+	Oid			rargs[3] = {UUIDOID, TEXTOID, XIDOID};
 
+	/* the row is locked first, skipping it if somebody else holds it */
 	if (update_plan == NULL)
 	{
-		update_plan = sipcall_spi_keep_plan("UPDATE sipcall.rate_limits"
+		update_plan = sipcall_spi_keep_plan("UPDATE sipcall.rate_limits r"
 								  "   SET request_count = $3, window_start = $4,"
 								  "       window_duration_minutes = $5"
-								  " WHERE user_id = $1 AND endpoint = $2 AND xmin = $6"
-								  " RETURNING xmin",
+								  " WHERE r.user_id = $1 AND r.endpoint = $2 AND r.xmin = $6"
+								  "   AND r.ctid = (SELECT l.ctid FROM sipcall.rate_limits l"
+								  "                  WHERE l.user_id = $1 AND l.endpoint = $2"
+								  "                    FOR NO KEY UPDATE SKIP LOCKED)"
+								  " RETURNING r.xmin",
 								  6, uargs, 0);
 	}
 	if (insert_plan == NULL)
@@ -219,10 +237,25 @@ rl_prepare_plans(void)
 								  "   (user_id, endpoint, request_count, window_start,"
 								  "    window_duration_minutes)"
 								  " SELECT u.id, $2, $3, $4, $5 FROM sipcall.users u"
-								  "  WHERE u.id = $1 FOR KEY SHARE"
+								  "  WHERE u.id = $1 FOR KEY SHARE SKIP LOCKED"
 								  " ON CONFLICT (user_id, endpoint) DO NOTHING"
 								  " RETURNING xmin",
 								  5, iargs, 0);
+	}
+	/* after a write that did not land: was the row (or user) only locked? */
+	if (row_plan == NULL)
+	{
+		row_plan = sipcall_spi_keep_plan("SELECT 1 FROM sipcall.rate_limits"
+								  " WHERE user_id = $1 AND endpoint = $2 AND xmin = $3",
+								  3, rargs, 0);
+	}
+	if (user_plan == NULL)
+	{
+		user_plan = sipcall_spi_keep_plan("SELECT 1 FROM sipcall.users u"
+								  " WHERE u.id = $1 AND NOT EXISTS"
+								  "  (SELECT 1 FROM sipcall.rate_limits r"
+								  "    WHERE r.user_id = $1 AND r.endpoint = $2)",
+								  2, rargs, 0);
 	}
 }
 
@@ -269,7 +302,27 @@ rl_write(RlFlushItem *items, int n)
 			it->new_xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
 															   SPI_tuptable->tupdesc,
 															   1, &isnull));
+			SPI_freetuptable(SPI_tuptable);
+			continue;
 		}
+		SPI_freetuptable(SPI_tuptable);
+
+		/*
+		 * Not written.  If the row is still the one the entry last saw (or,
+		 * for a new row, the user is there and no row), it was skipped
+		 * because somebody holds it locked: try again at the next flush.
+		 * Otherwise somebody changed it, and the entry is dropped.
+		 */
+		if (it->has_row)
+		{
+			values[2] = values[5];	/* $3: the xmin last seen */
+			ret = SPI_execute_plan(row_plan, values, NULL, false, 1);
+		}
+		else
+			ret = SPI_execute_plan(user_plan, values, NULL, false, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_plan returned %s", SPI_result_code_string(ret));
+		it->retry = SPI_processed > 0;
 		SPI_freetuptable(SPI_tuptable);
 	}
 }
@@ -304,6 +357,11 @@ rl_flush(void)
 			elog(ERROR, "SPI_connect failed");
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "flushing rate limit counters");
+		/* row locks are skipped; wait for any other lock only so long */
+		(void) set_config_option("lock_timeout",
+								 psprintf("%d", sipcall_lock_timeout),
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+								 true, 0, false);
 
 		have_table = OidIsValid(sipcall_relid("rate_limits", true));
 		if (have_table)
@@ -403,6 +461,7 @@ rl_evict(void)
 		uint32		hash = get_hash_value(sipcall_rl_hash, &it->key);
 		LWLock	   *lock = sipcall_rl_partition_lock(hash);
 
+		sipcall_worker_forget_cancel();
 		CHECK_FOR_INTERRUPTS();
 		LWLockAcquire(lock, LW_EXCLUSIVE);
 		entry = hash_search_with_hash_value(sipcall_rl_hash, &it->key, hash,
@@ -447,6 +506,7 @@ sipcall_ratelimit_flusher_main(Datum main_arg)
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 RL_FLUSH_INTERVAL_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+		sipcall_worker_forget_cancel();
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
@@ -511,6 +571,8 @@ sipcall_ratelimit_flusher_main(Datum main_arg)
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Max(timeout, 1), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+		/* a cancel ends a flush (caught in rl_flush), never the worker */
+		sipcall_worker_forget_cancel();
 		CHECK_FOR_INTERRUPTS();
 
 		if (ConfigReloadPending)

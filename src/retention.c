@@ -126,7 +126,6 @@ static void validate_config(const char *key, Jsonb *value);
 static void part_bounds(Oid relid, bool *is_default,
 						TimestampTz *lower, bool *lower_inf,
 						TimestampTz *upper, bool *upper_inf);
-static bool lock_in_time(Oid *relids, int nrels, LOCKMODE mode);
 static int64 spi_count(const char *sql, TimestampTz cutoff, bool with_cutoff);
 static int64 count_rows(Oid relid, const char *qname);
 static int64 trim_parts(ExpiredPart *parts, int nparts, bool whole,
@@ -359,62 +358,6 @@ part_bounds(Oid relid, bool *is_default, TimestampTz *lower, bool *lower_inf,
 		*lower = DatumGetTimestampTz(castNode(Const, lo->value)->constvalue);
 	if (!*upper_inf)
 		*upper = DatumGetTimestampTz(castNode(Const, hi->value)->constvalue);
-}
-
-/*
- * Take mode on every relation of relids, waiting at most
- * sipcall.lock_timeout for each.  The locks are taken in a subtransaction:
- * on success they stay with the transaction and true is returned; when one
- * cannot be had in time (or the wait ends in a deadlock) none is kept and
- * false is returned.  Any other error, a cancel included, propagates.
- */
-static bool
-lock_in_time(Oid *relids, int nrels, LOCKMODE mode)
-{
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	bool		locked = true;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-
-	PG_TRY();
-	{
-		int			nestlevel = NewGUCNestLevel();
-		int			i;
-
-		(void) set_config_option("lock_timeout",
-								 psprintf("%d", sipcall_lock_timeout),
-								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-								 true, 0, false);
-		for (i = 0; i < nrels; i++)
-			LockRelationOid(relids[i], mode);
-		AtEOXact_GUC(true, nestlevel);
-
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE &&
-			edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED)
-			ReThrowError(edata);
-		FreeErrorData(edata);
-		locked = false;
-	}
-	PG_END_TRY();
-
-	return locked;
 }
 
 /*
@@ -772,7 +715,7 @@ retention_run(SipcallManagedTable table, TimestampTz cutoff)
 		if (!parts[i].whole)
 			continue;
 		CHECK_FOR_INTERRUPTS();
-		if (lock_in_time(&parts[i].relid, 1,
+		if (sipcall_lock_in_time(&parts[i].relid, 1,
 						 is_calls ? ExclusiveLock : ShareLock))
 			nwhole++;
 		else
@@ -843,7 +786,7 @@ retention_run(SipcallManagedTable table, TimestampTz cutoff)
 		if (parts[i].whole)
 			lockrels[nlock++] = parts[i].relid;
 
-	if (lock_in_time(lockrels, nlock, AccessExclusiveLock))
+	if (sipcall_lock_in_time(lockrels, nlock, AccessExclusiveLock))
 	{
 		for (i = 0; i < nparts; i++)
 		{

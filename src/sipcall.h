@@ -22,6 +22,7 @@
 
 #include "datatype/timestamp.h"
 #include "portability/instr_time.h"
+#include "storage/lockdefs.h"
 #include "utils/date.h"
 #include "utils/jsonb.h"
 
@@ -53,6 +54,7 @@ extern struct _SPI_plan *sipcall_spi_keep_plan(const char *sql, int nargs,
 											   Oid *argtypes,
 											   int cursor_options);
 extern void sipcall_report_and_abort(void);
+extern bool sipcall_lock_in_time(Oid *relids, int nrels, LOCKMODE mode);
 
 /*---- jsontime.c: a timestamptz as to_jsonb() writes it ----*/
 
@@ -130,5 +132,6 @@ extern uint64 sipcall_maintenance_log_interrupted(void);
 /*---- worker.c: the maintenance background worker ----*/
 
 extern void sipcall_worker_init(void);
+extern void sipcall_worker_forget_cancel(void);
 
 #endif							/* SIPCALL_H */

@@ -2,8 +2,8 @@
  *
  * util.c
  *		Small helpers the other modules share: finding the extension, its
- *		owner, schema and tables, and running parameterised SPI statements
- *		with their result checked.
+ *		owner, schema and tables, running parameterised SPI statements
+ *		with their result checked, and taking locks with a bounded wait.
  *
  * Internal statements run as the owner of the extension, whoever calls the
  * SQL function, through sipcall_privileged_enter() (privileged.c); the
@@ -31,12 +31,15 @@
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/elog.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
 #include "sipcall.h"
@@ -241,4 +244,60 @@ sipcall_report_and_abort(void)
 	AbortCurrentTransaction();
 	FlushErrorState();
 	RESUME_INTERRUPTS();
+}
+
+/*
+ * Take mode on every relation of relids, waiting at most
+ * sipcall.lock_timeout for each.  The locks are taken in a subtransaction:
+ * on success they stay with the transaction and true is returned; when one
+ * cannot be had in time (or the wait ends in a deadlock) none is kept and
+ * false is returned.  Any other error, a cancel included, propagates.
+ */
+bool
+sipcall_lock_in_time(Oid *relids, int nrels, LOCKMODE mode)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	bool		locked = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+
+	PG_TRY();
+	{
+		int			nestlevel = NewGUCNestLevel();
+		int			i;
+
+		(void) set_config_option("lock_timeout",
+								 psprintf("%d", sipcall_lock_timeout),
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+								 true, 0, false);
+		for (i = 0; i < nrels; i++)
+			LockRelationOid(relids[i], mode);
+		AtEOXact_GUC(true, nestlevel);
+
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE &&
+			edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		locked = false;
+	}
+	PG_END_TRY();
+
+	return locked;
 }

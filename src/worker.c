@@ -19,9 +19,15 @@
  *  - Each step runs in a transaction of its own.  An error in a step is
  *    logged with its context, the transaction is aborted, the error is
  *    recorded in sipcall.maintenance_log, and the cycle goes on; after a
- *    failed cycle the next one comes sipcall.error_naptime seconds later.
- *  - SIGHUP re-reads the configuration and re-plans the next cycle from the
- *    start of the last one; SIGTERM ends the worker at once (die()).
+ *    failed cycle the next one comes least(sipcall.error_naptime,
+ *    sipcall.maintenance_interval) seconds after its end.
+ *  - A cancel (pg_cancel_backend) ends the step that is running, which is
+ *    recorded as cancelled; the cycle and the worker go on.  A cancel that
+ *    arrives while no step runs is ignored.
+ *  - SIGHUP re-reads the configuration and re-plans the next cycle with
+ *    the new settings (from the start of the last cycle after a good one,
+ *    from its end after a failed one); SIGTERM ends the worker at once
+ *    (die()).
  *  - If it exits abnormally the postmaster starts it again after 10 s.
  *  - Right after connecting it makes search_path, the timeouts and a few
  *    more settings its own, whatever ALTER DATABASE/ROLE ... SET says
@@ -70,6 +76,8 @@ PGDLLEXPORT void sipcall_worker_main(Datum main_arg);
 
 static bool extension_ready(bool *first_seen);
 static bool run_cycle(MemoryContext cycle_cxt);
+static TimestampTz next_cycle_time(TimestampTz last_start,
+								   TimestampTz last_end, bool last_ok);
 
 /*
  * Register the worker; only possible while shared_preload_libraries is
@@ -219,6 +227,8 @@ run_cycle(MemoryContext cycle_cxt)
 
 		pgstat_report_stat(false);
 		pgstat_report_activity(STATE_IDLE, NULL);
+		/* a cancel that came after the step ended has nothing to end */
+		sipcall_worker_forget_cancel();
 		CHECK_FOR_INTERRUPTS();
 	}
 
@@ -259,6 +269,33 @@ run_cycle(MemoryContext cycle_cxt)
 }
 
 /*
+ * When the next cycle is due: an interval after the start of a good cycle,
+ * least(error_naptime, interval) after the end of a failed one.
+ */
+static TimestampTz
+next_cycle_time(TimestampTz last_start, TimestampTz last_end, bool last_ok)
+{
+	if (last_ok)
+		return TimestampTzPlusMilliseconds(last_start,
+										   (int64) sipcall_maintenance_interval * 1000);
+	return TimestampTzPlusMilliseconds(last_end,
+									   (int64) Min(sipcall_error_naptime,
+												   sipcall_maintenance_interval) * 1000);
+}
+
+/*
+ * Forget a cancel request (pg_cancel_backend) that arrived while no step
+ * runs.  Outside the steps' error handlers CHECK_FOR_INTERRUPTS() would
+ * turn it into an error that nothing catches, which ends the worker; a
+ * cancel is meant to end the current step only.  Used by both workers.
+ */
+void
+sipcall_worker_forget_cancel(void)
+{
+	QueryCancelPending = false;
+}
+
+/*
  * Entry point of the worker.
  */
 void
@@ -266,6 +303,7 @@ sipcall_worker_main(Datum main_arg)
 {
 	MemoryContext cycle_cxt;
 	TimestampTz last_start = 0;
+	TimestampTz last_end = 0;
 	TimestampTz next_run = 0;
 	bool		last_ok = true;
 
@@ -279,6 +317,7 @@ sipcall_worker_main(Datum main_arg)
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1L,
 						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+		sipcall_worker_forget_cancel();
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
@@ -324,11 +363,8 @@ sipcall_worker_main(Datum main_arg)
 									sipcall_database)));
 				last_start = GetCurrentTimestamp();
 				last_ok = run_cycle(cycle_cxt);
-				next_run = TimestampTzPlusMilliseconds(last_start,
-													   (int64) sipcall_maintenance_interval * 1000);
-				if (!last_ok)
-					next_run = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-														   (int64) sipcall_error_naptime * 1000);
+				last_end = GetCurrentTimestamp();
+				next_run = next_cycle_time(last_start, last_end, last_ok);
 			}
 			else
 			{
@@ -351,6 +387,7 @@ sipcall_worker_main(Datum main_arg)
 
 		(void) WaitLatch(MyLatch, events, timeout, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+		sipcall_worker_forget_cancel();
 		CHECK_FOR_INTERRUPTS();
 
 		if (ConfigReloadPending)
@@ -358,10 +395,9 @@ sipcall_worker_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 
-			/* re-plan from the start of the last cycle */
-			if (last_start != 0 && last_ok && sipcall_maintenance_interval > 0)
-				next_run = TimestampTzPlusMilliseconds(last_start,
-													   (int64) sipcall_maintenance_interval * 1000);
+			/* re-plan the next cycle with the new settings */
+			if (last_start != 0 && sipcall_maintenance_interval > 0)
+				next_run = next_cycle_time(last_start, last_end, last_ok);
 		}
 	}
 }
