@@ -1,8 +1,7 @@
 /*-------------------------------------------------------------------------
  *
- * gdpr.c
- *		GDPR export and erasure: sipcall.export_user_data() and
- *		sipcall.delete_user_data().
+ * export.c
+ *		GDPR export: sipcall.export_user_data().
  *
  * Export locks the user's row through SPI, then reads the user's calls,
  * audit entries and call events under one snapshot, each partition through
@@ -17,13 +16,7 @@
  * fn_extra.  Every error raised while exporting hides the statement
  * (errhidestmt), since the statement carries the encryption key.
  *
- * Erasure deletes the person's call events in bulk by user_id, then their
- * calls (whose cascade to call_events then finds nothing), rate limits and
- * user row; it anonymises their audit log entries and scrubs every other
- * entry that names their id in resource_id or details (in any case, with
- * or without hyphens), and records the erasure without any personal data.
- *
- * Both run as the extension's owner: a role needs only EXECUTE on the
+ * It runs as the extension's owner: a role needs only EXECUTE on the
  * function (revoked from PUBLIC), no table privileges.
  *
  * Locking:
@@ -31,22 +24,11 @@
  *	  locks it FOR UPDATE) therefore either waits for the export to end, or
  *	  the export waits for the erasure and then finds no user (P0002): an
  *	  export never mixes data from before and after an erasure.
- *	- Erasure first locks the user's row FOR UPDATE.  Every insert that
- *	  refers to the user (calls, rate_limits, audit_logs with user_id) takes
- *	  FOR KEY SHARE on that row in its foreign-key check, so it waits and
- *	  then fails with 23503; inserts already under way have committed when
- *	  the lock is granted, and the deletes that follow see their rows.  An
- *	  event for one of the person's calls locks the call's row FOR KEY SHARE
- *	  in its foreign-key check: if it gets there before the erasure deletes
- *	  the call, the delete waits for it and the cascade removes the event;
- *	  if it gets there after, it waits for the erasure and fails with 23503.
- *	  A second erasure of the same user waits on the row lock and then finds
- *	  no user (false).  Table locks are never taken.
  *
  * Copyright (c) 2026, the sipcall authors
  *
  * IDENTIFICATION
- *		src/gdpr.c
+ *		src/export.c
  *
  *-------------------------------------------------------------------------
  */
@@ -86,63 +68,18 @@
 #include "utils/snapmgr.h"
 #include "utils/uuid.h"
 
+
+#include "gdpr.h"
+#include "jsonb_writer.h"
 #include "privileged.h"
 #include "sipcall.h"
 
 PG_FUNCTION_INFO_V1(sipcall_export_user_data);
-PG_FUNCTION_INFO_V1(sipcall_delete_user_data);
-
-/*
- * The document's first allocation; it doubles as it grows.  Above 32 MB
- * glibc's malloc always maps fresh memory, so the pages not written cost
- * nothing, and growing is a remap (see "jsonb serialisation").
- */
-#define EXPORT_INITIAL_SIZE	(64 * 1024 * 1024)
 
 /* the most columns an exported row may have */
 #define EXPORT_MAX_COLUMNS	16
 
 /*---- types ----*/
-
-/*
- * The document under construction: one varlena, written front to back in
- * jsonb's binary format.  Offsets count from the varlena's start, which
- * palloc aligns, so padding computed from an offset is padding in the final
- * value.
- */
-typedef struct DocBuf
-{
-	char	   *data;
-	uint32		len;
-	uint32		maxlen;
-	MemoryContext cxt;
-} DocBuf;
-
-/*
- * One element of an array being written: where its data lies in the
- * document and the key it is ordered by.
- */
-typedef struct DocElement
-{
-	int64		ts;				/* the timestamp it is ordered by */
-	uint8		tie[UUID_LEN];	/* then its id, as bytes in memcmp order */
-	uint32		start;			/* offset of its data (past any padding) */
-	uint32		len;			/* length of its data */
-} DocElement;
-
-/*
- * An array being written at the end of the document.  Its elements' data
- * goes straight into the document, in the order the rows come; at its end
- * the elements are put in order and their JEntries in front of them.
- */
-typedef struct DocArray
-{
-	uint32		padstart;		/* offset before the array's padding */
-	uint32		start;			/* offset of its header */
-	uint32		data_at;		/* offset of its first element's data */
-	DocElement *elems;			/* one per element, in ExportState.elembuf */
-	uint32		nelems;
-} DocArray;
 
 /* how one exported column becomes a jsonb value */
 typedef struct ExportColumn
@@ -153,18 +90,6 @@ typedef struct ExportColumn
 	bool		decrypt;		/* bytea to pass through decrypt_data */
 	FmgrInfo	outfunc;		/* output function, for other types */
 } ExportColumn;
-
-typedef struct ExportState
-{
-	MemoryContext cxt;			/* column descriptions, element keys */
-	MemoryContext rowcxt;		/* scratch, reset after every row */
-	DocBuf		doc;			/* the result */
-	DocBuf		elembuf;		/* the DocElements of the array being written */
-
-	/* sipcall.decrypt_data, called through fmgr */
-	FmgrInfo	decrypt_flinfo;
-	FunctionCallInfo decrypt_fcinfo;
-} ExportState;
 
 /*
  * What one kind of row is exported as: the managed table, the columns (with the object key each becomes,
@@ -230,42 +155,12 @@ typedef struct PartRows
 	uint32		ntids;
 } PartRows;
 
-/*
- * An integer as a short-form numeric (see int_numeric), on the stack; the
- * union aligns it as a varlena must be.
- */
-#define INT_NUMERIC_SHORT		0x8000
-#define INT_NUMERIC_NEG			0x2000
-#define INT_NUMERIC_WEIGHT_MASK	0x003F
-#define INT_NUMERIC_MAX_DIGITS	5	/* |int64| < 10000^5 */
-
-typedef union IntNumeric
-{
-	int32		align;
-	char		bytes[VARHDRSZ + sizeof(uint16) + INT_NUMERIC_MAX_DIGITS * sizeof(int16)];
-} IntNumeric;
-
 /*---- forward declarations ----*/
 
-static const char *sipcall_schema_quoted(void);
 static Oid	decrypt_function(const char *nspname);
-static void doc_init(DocBuf *buf, MemoryContext cxt, uint32 size);
-static void doc_reserve(DocBuf *buf, uint32 more);
-static uint32 doc_pad(DocBuf *buf);
-static void doc_append(DocBuf *buf, const void *data, uint32 len);
-static JEntry write_container(DocBuf *buf, const JsonbContainer *jc,
-							  uint32 len);
-static JEntry write_jsonb_datum(DocBuf *buf, Datum value);
-static JEntry write_numeric(DocBuf *buf, Numeric num);
-static Numeric int_numeric(int64 v, IntNumeric *out);
-static bool int_numeric_checked(void);
-static JEntry write_int(DocBuf *buf, int64 v);
 static JEntry write_value(ExportState *st, DocBuf *buf, ExportColumn *col,
 						  Datum value, bool isnull);
 static int	key_cmp(const void *a, const void *b);
-static void array_begin(ExportState *st, DocArray *arr, uint32 expected);
-static DocElement *array_add(ExportState *st, DocArray *arr, uint32 start);
-static JEntry array_end(ExportState *st, DocArray *arr);
 static void export_columns(ExportTable *t, Relation parent);
 static void export_row(ExportTable *t, Datum *values, bool *isnull);
 static void export_slot(ExportTable *t, TupleTableSlot *slot,
@@ -279,15 +174,6 @@ static void leaf_partitions(Relation rel, List **leaves);
 static JEntry export_table(ExportState *st, const ExportSpec *spec,
 						   Datum user_id, Snapshot snapshot, uint32 *nrows);
 static Jsonb *export_user(Datum user_id, Datum key);
-
-/*
- * The name of sipcall's schema, quoted for use in SQL.
- */
-static const char *
-sipcall_schema_quoted(void)
-{
-	return quote_identifier(get_namespace_name(sipcall_schema_oid(false)));
-}
 
 /*
  * The OID of sipcall.decrypt_data(bytea, text), found in sipcall's schema by
@@ -307,254 +193,6 @@ decrypt_function(const char *nspname)
 		elog(ERROR, "function %s.decrypt_data(bytea, text) does not return text",
 			 nspname);
 	return fn;
-}
-
-/*---- jsonb serialisation ----*/
-
-/*
- * The document is written straight in jsonb's binary format (utils/jsonb.h),
- * row by row, into the one buffer that becomes the result, instead of first
- * building a JsonbValue tree of every row and converting it at the end.  The
- * layout is the one convertToJsonb() writes: a container is a header word,
- * one JEntry per child (for an object, all keys, then all values), then the
- * children's data; keys sorted by length, then bytewise; containers and
- * numerics padded to a 4-byte boundary, the padding counted in their
- * length; every JB_OFFSET_STRIDE'th JEntry holds an end offset instead of a
- * length.
- *
- * Memory is what a large export spends its time on: every fresh page a
- * backend touches costs a page fault, more than the bytes written to it
- * (measured: 3 ms per MB on the benchmark machine, against 0.05 ms to
- * write a MB already touched).  So the document is written in place, never
- * copied: an array's JEntries, known only at its end, are put in front of
- * its data by one memmove within pages already touched.  The buffer starts
- * as one large allocation of which only the written part is ever touched,
- * grows with repalloc (for a block this large, realloc, which glibc does by
- * remapping, not copying) and shrinks to its length at the end.  On Linux
- * it also asks for transparent huge pages: one fault per 2 MB instead of
- * one per 4 kB.
- */
-
-#define DOC_HUGE_PAGE	((uintptr_t) 2 * 1024 * 1024)
-
-/* ask for huge pages for the whole 2 MB pages inside [p, p + len) */
-static void
-doc_advise_huge(char *p, Size len)
-{
-#ifdef MADV_HUGEPAGE
-	uintptr_t	start = TYPEALIGN(DOC_HUGE_PAGE, (uintptr_t) p);
-	uintptr_t	end = TYPEALIGN_DOWN(DOC_HUGE_PAGE, (uintptr_t) p + len);
-
-	/* advice only: a kernel without transparent huge pages says no */
-	if (end > start)
-		(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
-#endif
-}
-
-static void
-doc_init(DocBuf *buf, MemoryContext cxt, uint32 size)
-{
-	buf->cxt = cxt;
-	buf->data = MemoryContextAllocHuge(cxt, size);
-	buf->len = 0;
-	buf->maxlen = size;
-	doc_advise_huge(buf->data, size);
-}
-
-static void
-doc_reserve(DocBuf *buf, uint32 more)
-{
-	Size		newlen;
-
-	if ((Size) buf->len + more <= buf->maxlen)
-		return;
-	if ((Size) buf->len + more > MaxAllocSize)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("user data too large to export as one jsonb value")));
-	newlen = buf->maxlen;
-	while (newlen < (Size) buf->len + more)
-		newlen = Min(newlen * 2, MaxAllocSize);
-	buf->data = repalloc_huge(buf->data, newlen);
-	buf->maxlen = newlen;
-	doc_advise_huge(buf->data, newlen);
-}
-
-static uint32
-doc_pad(DocBuf *buf)
-{
-	uint32		padlen = INTALIGN(buf->len) - buf->len;
-
-	doc_reserve(buf, padlen);
-	memset(buf->data + buf->len, 0, padlen);
-	buf->len += padlen;
-	return padlen;
-}
-
-static void
-doc_append(DocBuf *buf, const void *data, uint32 len)
-{
-	doc_reserve(buf, len);
-	memcpy(buf->data + buf->len, data, len);
-	buf->len += len;
-}
-
-/*
- * Append a container (len bytes at jc, int-aligned relative to wherever it
- * was serialised) as a child value; returns its JEntry (type and length).
- */
-static JEntry
-write_container(DocBuf *buf, const JsonbContainer *jc, uint32 len)
-{
-	uint32		padlen = doc_pad(buf);
-
-	doc_append(buf, jc, len);
-	return JENTRY_ISCONTAINER | (padlen + len);
-}
-
-static JEntry
-write_numeric(DocBuf *buf, Numeric num)
-{
-	uint32		padlen;
-	uint32		numlen;
-
-	/* as to_jsonb: NaN and infinities are no JSON numbers */
-	if (numeric_is_nan(num) || numeric_is_inf(num))
-	{
-		char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out,
-															NumericGetDatum(num)));
-
-		doc_append(buf, s, strlen(s));
-		return JENTRY_ISSTRING | strlen(s);
-	}
-	numlen = VARSIZE_ANY(num);
-	padlen = doc_pad(buf);
-	doc_append(buf, num, numlen);
-	return JENTRY_ISNUMERIC | (padlen + numlen);
-}
-
-/* a jsonb column's value, nested as it is */
-static JEntry
-write_jsonb_datum(DocBuf *buf, Datum value)
-{
-	struct varlena *v = (struct varlena *) DatumGetPointer(value);
-	Jsonb	   *jb;
-	JsonbValue	scalar;
-
-	/*
-	 * A short (1-byte) header only shifts the container; its bytes are those
-	 * of the aligned form, so they can be copied without detoasting.
-	 */
-	if (VARATT_IS_SHORT(v))
-	{
-		const JsonbContainer *jc = (const JsonbContainer *) VARDATA_SHORT(v);
-		uint32		header;
-
-		memcpy(&header, jc, sizeof(uint32));
-		if ((header & JB_FSCALAR) == 0)
-			return write_container(buf, jc, VARSIZE_SHORT(v) - VARHDRSZ_SHORT);
-	}
-
-	jb = DatumGetJsonbP(value);
-	if (!JB_ROOT_IS_SCALAR(jb))
-		return write_container(buf, &jb->root, VARSIZE(jb) - VARHDRSZ);
-
-	/* a bare scalar is stored as a one-element array at the root only */
-	if (!JsonbExtractScalar(&jb->root, &scalar))
-		elog(ERROR, "invalid jsonb scalar");
-	switch (scalar.type)
-	{
-		case jbvNull:
-			return JENTRY_ISNULL;
-		case jbvBool:
-			return scalar.val.boolean ? JENTRY_ISBOOL_TRUE : JENTRY_ISBOOL_FALSE;
-		case jbvString:
-			doc_append(buf, scalar.val.string.val, scalar.val.string.len);
-			return JENTRY_ISSTRING | scalar.val.string.len;
-		case jbvNumeric:
-			return write_numeric(buf, scalar.val.numeric);
-		default:
-			elog(ERROR, "unexpected jsonb scalar type %d", (int) scalar.type);
-	}
-	return JENTRY_ISNULL;		/* keep compiler quiet */
-}
-
-/*
- * Integers as jsonb numbers.  int64_to_numeric() allocates a numeric for
- * each, and the export writes one for every id, duration and cost, so the
- * numeric is composed here on the stack instead, in the short form
- * int64_to_numeric() gives: a header (short flag, sign, display scale 0,
- * weight), then base-10000 digits, most significant first, without
- * leading or trailing zero digits.  That form is stored on disk, so it
- * does not change between releases; still, the first use compares it with
- * int64_to_numeric() for a few values and keeps to that function on any
- * difference.
- */
-static Numeric
-int_numeric(int64 v, IntNumeric *out)
-{
-	int16		groups[INT_NUMERIC_MAX_DIGITS];	/* least significant first */
-	uint64		u = (v < 0) ? -(uint64) v : (uint64) v;
-	int			n = 0;
-	int			last = 0;
-	uint16		header;
-	char	   *p;
-	int			i;
-
-	while (u != 0)
-	{
-		groups[n++] = (int16) (u % 10000);
-		u /= 10000;
-	}
-	while (last < n && groups[last] == 0)
-		last++;
-	header = INT_NUMERIC_SHORT | (v < 0 ? INT_NUMERIC_NEG : 0) |
-		(n > 0 ? ((n - 1) & INT_NUMERIC_WEIGHT_MASK) : 0);
-	p = out->bytes + VARHDRSZ;
-	memcpy(p, &header, sizeof(uint16));
-	p += sizeof(uint16);
-	for (i = n - 1; i >= last; i--)
-	{
-		memcpy(p, &groups[i], sizeof(int16));
-		p += sizeof(int16);
-	}
-	SET_VARSIZE(out->bytes, p - out->bytes);
-	return (Numeric) out->bytes;
-}
-
-/* whether int_numeric() makes what int64_to_numeric() makes */
-static bool
-int_numeric_checked(void)
-{
-	static int	ok = -1;
-	static const int64 probes[] = {0, 1, -1, 42, -600, 9999, 10000, -10000,
-		123456789, 100000000, 1000003, PG_INT32_MAX, PG_INT32_MIN,
-	PG_INT64_MAX, PG_INT64_MIN};
-	int			i;
-
-	if (ok >= 0)
-		return ok;
-	ok = 1;
-	for (i = 0; i < lengthof(probes) && ok; i++)
-	{
-		IntNumeric mine;
-		Numeric		a = int_numeric(probes[i], &mine);
-		Numeric		b = int64_to_numeric(probes[i]);
-
-		ok = (VARSIZE(a) == VARSIZE(b) && memcmp(a, b, VARSIZE(a)) == 0);
-		pfree(b);
-	}
-	return ok;
-}
-
-static JEntry
-write_int(DocBuf *buf, int64 v)
-{
-	IntNumeric	num;
-
-	if (int_numeric_checked())
-		return write_numeric(buf, int_numeric(v, &num));
-	return write_numeric(buf, int64_to_numeric(v));
 }
 
 /*
@@ -684,82 +322,6 @@ key_cmp(const void *a, const void *b)
 	return memcmp(ca->key, cb->key, ca->keylen);
 }
 
-/*
- * Start an array at the end of the document, leaving room for its header
- * and the JEntries of the number of elements expected.  When that many come,
- * in order, the data is already where it belongs (see array_end).
- */
-static void
-array_begin(ExportState *st, DocArray *arr, uint32 expected)
-{
-	DocBuf	   *doc = &st->doc;
-	Size		room = sizeof(uint32) + (Size) expected * sizeof(JEntry);
-
-	arr->padstart = doc->len;
-	(void) doc_pad(doc);
-	arr->start = doc->len;
-	if (room > JENTRY_OFFLENMASK)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("user data too large to export as one jsonb value")));
-	doc_reserve(doc, (uint32) room);
-	doc->len += (uint32) room;
-	arr->data_at = doc->len;
-	arr->nelems = 0;
-	/* one buffer serves the arrays in turn: its memory is touched once */
-	if (st->elembuf.data == NULL)
-		doc_init(&st->elembuf, st->cxt, EXPORT_INITIAL_SIZE);
-	st->elembuf.len = 0;
-	arr->elems = (DocElement *) st->elembuf.data;
-}
-
-/*
- * Record the element whose data was just written from start (past its
- * padding) to the end of the document; the caller fills in its key.
- */
-static DocElement *
-array_add(ExportState *st, DocArray *arr, uint32 start)
-{
-	DocElement *elem;
-
-	/* the data may yet be padded once per element when it is ordered */
-	if ((Size) st->doc.len - arr->start + (Size) arr->nelems * 3 > JENTRY_OFFLENMASK)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("user data too large to export as one jsonb value"),
-				 errdetail("The total size of jsonb array elements exceeds the maximum of %u bytes.",
-						   JENTRY_OFFLENMASK)));
-	if (arr->nelems == JB_CMASK)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("user data too large to export as one jsonb value")));
-	doc_reserve(&st->elembuf, sizeof(DocElement));
-	st->elembuf.len += sizeof(DocElement);
-	arr->elems = (DocElement *) st->elembuf.data;
-	elem = &arr->elems[arr->nelems++];
-	elem->start = start;
-	elem->len = st->doc.len - start;
-	return elem;
-}
-
-/* elements by timestamp, then id */
-static inline int
-element_cmp(const DocElement *a, const DocElement *b)
-{
-	if (a->ts != b->ts)
-		return a->ts < b->ts ? -1 : 1;
-	return memcmp(a->tie, b->tie, UUID_LEN);
-}
-
-/* sort_elements(): a quicksort specialised for DocElements */
-#define ST_SORT sort_elements
-#define ST_ELEMENT_TYPE DocElement
-#define ST_COMPARE(a, b) element_cmp(a, b)
-#define ST_CHECK_FOR_INTERRUPTS
-#define ST_SCOPE static
-#define ST_DEFINE
-#include "lib/sort_template.h"
-
 /* sort_tids(): the same for heap TIDs, in physical order */
 #define ST_SORT sort_tids
 #define ST_ELEMENT_TYPE ItemPointerData
@@ -769,87 +331,6 @@ element_cmp(const DocElement *a, const DocElement *b)
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
-/*
- * End the array: put its elements in order, its header and JEntries in
- * front of them, and return its JEntry as a child value (its padding
- * included).
- *
- * Ordering here, over a small array of keys, instead of an ORDER BY in the
- * query spares the executor's sort, which copies every row once more into
- * fresh memory.  Elements out of order are copied, in order, past the end
- * of the document.  The data is moved, in one piece, only when it does not
- * already start right after the JEntries: after such a copy, or when a
- * different number of elements came than array_begin left room for.  The
- * document's offsets keep their alignment because data starts on a 4-byte
- * boundary and any move is by a multiple of 4.
- */
-static JEntry
-array_end(ExportState *st, DocArray *arr)
-{
-	DocBuf	   *doc = &st->doc;
-	uint32		header = arr->nelems | JB_FARRAY;
-	uint32		shift = sizeof(uint32) + arr->nelems * sizeof(JEntry);
-	uint32		from;			/* where the ordered data starts */
-	uint32		datalen;
-	uint32		pos;
-	JEntry	   *entries;
-	bool		ordered = true;
-	uint32		i;
-
-	for (i = 1; i < arr->nelems && ordered; i++)
-		ordered = element_cmp(&arr->elems[i - 1], &arr->elems[i]) <= 0;
-
-	if (ordered)
-	{
-		from = arr->data_at;
-		datalen = doc->len - arr->data_at;
-	}
-	else
-	{
-		sort_elements(arr->elems, arr->nelems);
-		(void) doc_pad(doc);
-		from = doc->len;
-		doc_reserve(doc, doc->len - arr->data_at + arr->nelems * 3);
-		pos = from;
-		for (i = 0; i < arr->nelems; i++)
-		{
-			uint32		padlen = INTALIGN(pos) - pos;
-
-			memset(doc->data + pos, 0, padlen);
-			memcpy(doc->data + pos + padlen, doc->data + arr->elems[i].start,
-				   arr->elems[i].len);
-			arr->elems[i].start = pos + padlen;
-			pos += padlen + arr->elems[i].len;
-		}
-		datalen = pos - from;
-		doc->len = pos;
-	}
-
-	/* the data right after the header and JEntries */
-	if (from != arr->start + shift)
-	{
-		if (arr->start + shift > from)
-			doc_reserve(doc, arr->start + shift - from);
-		memmove(doc->data + arr->start + shift, doc->data + from, datalen);
-	}
-	doc->len = arr->start + shift + datalen;
-
-	/* header, and JEntries with offsets counted from the first element */
-	memcpy(doc->data + arr->start, &header, sizeof(uint32));
-	entries = (JEntry *) (doc->data + arr->start + sizeof(uint32));
-	for (i = 0; i < arr->nelems; i++)
-	{
-		uint32		end = arr->elems[i].start + arr->elems[i].len - from;
-
-		if (i % JB_OFFSET_STRIDE == 0)
-			entries[i] = JENTRY_ISCONTAINER | JENTRY_HAS_OFF | end;
-		else
-			entries[i] = JENTRY_ISCONTAINER |
-				(end - (arr->elems[i - 1].start + arr->elems[i - 1].len - from));
-	}
-	arr->elems = NULL;
-	return JENTRY_ISCONTAINER | (doc->len - arr->padstart);
-}
 
 /* the columns' keys, order and conversions, from the parent table */
 static void
@@ -1427,156 +908,4 @@ sipcall_export_user_data(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 
 	PG_RETURN_JSONB_P(result);
-}
-
-/*---- erasure ----*/
-
-/*
- * sipcall.delete_user_data(target_user_id uuid) RETURNS boolean
- *
- * True if the user existed and is now erased, false if there was no such
- * user (also when a concurrent erasure got there first).
- */
-Datum
-sipcall_delete_user_data(PG_FUNCTION_ARGS)
-{
-	Datum		user_id = PG_GETARG_DATUM(0);
-	const char *nsp = sipcall_schema_quoted();
-	char	   *id_text;
-	char	   *id_hex;
-	char	   *p;
-	char	   *q;
-	SipcallPrivileged priv;
-	Oid			argtypes[7] = {UUIDOID, TEXTOID, TEXTOID,
-	INT8OID, INT8OID, INT8OID, INT8OID};
-	Datum		args[7];
-	uint64		nevents,
-				ncalls,
-				nlimits,
-				nanon,
-				nscrub;
-	int			nestlevel;
-	bool		isnull;
-
-	/*
-	 * The id as an audit entry may spell it: in any case, with hyphens
-	 * anywhere or none (as uuid input accepts it).  The scrub looks for its
-	 * 32 hex digits, lower case, in text folded the same way.
-	 */
-	id_text = DatumGetCString(DirectFunctionCall1(uuid_out, user_id));
-	id_hex = palloc(strlen(id_text) + 1);
-	for (p = id_text, q = id_hex; *p; p++)
-		if (*p != '-')
-			*q++ = *p;			/* uuid_out writes lower case */
-	*q = '\0';
-
-	sipcall_privileged_enter(&priv);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
-	args[0] = user_id;
-	args[1] = CStringGetTextDatum(id_hex);
-	args[2] = args[1];			/* $3 is used by no statement */
-
-	/*
-	 * Lock the user first: from here on, every insert that refers to them
-	 * waits for us and then fails (see the header comment).  No row: no
-	 * such user, or a concurrent erasure has just removed them.
-	 */
-	if (sipcall_spi_exec(psprintf("SELECT 1 FROM %s.users"
-								  " WHERE id = $1 FOR UPDATE", nsp),
-						 1, argtypes, args, NULL, SPI_OK_SELECT) == 0)
-	{
-		SPI_finish();
-		sipcall_privileged_leave(&priv);
-		PG_RETURN_BOOL(false);
-	}
-
-	/* events in bulk, by the user's index, before their calls */
-	nevents = sipcall_spi_exec(psprintf("DELETE FROM %s.call_events"
-										" WHERE user_id = $1", nsp),
-							   1, argtypes, args, NULL, SPI_OK_DELETE);
-	/*
-	 * The calls, with their triggers off: the per-row cascade to call_events
-	 * (which has nothing left to find) and the per-row upkeep of call_keys
-	 * would cost several times the delete itself.  call_keys is kept in
-	 * step here, in the same statement, and so is the summary's list of
-	 * changed days (an erasure leaves the summary like any delete).  Row locks still apply: an event
-	 * insert holding one of these calls FOR KEY SHARE makes us wait for it,
-	 * and its event is caught by the second sweep below.
-	 */
-	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("session_replication_role", "replica",
-							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
-	sipcall_spi_exec(psprintf("WITH c AS (DELETE FROM %s.calls WHERE user_id = $1"
-							  "  RETURNING id, initiated_at),"
-							  " k AS (DELETE FROM %s.call_keys k USING c"
-							  "  WHERE k.id = c.id RETURNING k.id),"
-							  " d AS (INSERT INTO %s.daily_summary_dirty (call_date)"
-							  "  SELECT DISTINCT pg_catalog.timezone('UTC', c.initiated_at)::pg_catalog.date FROM c)"
-							  " SELECT (SELECT pg_catalog.count(*) FROM c),"
-							  "  (SELECT pg_catalog.count(*) FROM k)", nsp, nsp, nsp),
-					 1, argtypes, args, NULL, SPI_OK_SELECT);
-	ncalls = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										 SPI_tuptable->tupdesc, 1, &isnull));
-	AtEOXact_GUC(true, nestlevel);
-
-	/* events committed for those calls while we waited for their locks */
-	nevents += sipcall_spi_exec(psprintf("DELETE FROM %s.call_events"
-										 " WHERE user_id = $1", nsp),
-								1, argtypes, args, NULL, SPI_OK_DELETE);
-
-	nlimits = sipcall_spi_exec(psprintf("DELETE FROM %s.rate_limits"
-										" WHERE user_id = $1", nsp),
-							   1, argtypes, args, NULL, SPI_OK_DELETE);
-
-	/* their own audit entries keep action, resource type and time only */
-	nanon = sipcall_spi_exec(psprintf("UPDATE %s.audit_logs"
-									  " SET user_id = NULL, resource_id = NULL,"
-									  " ip_address = NULL, user_agent = NULL,"
-									  " details = '{\"anonymized\": true}'"
-									  " WHERE user_id = $1", nsp),
-							 1, argtypes, args, NULL, SPI_OK_UPDATE);
-
-	/*
-	 * Other entries that name them lose the naming fields.  translate()
-	 * folds A-F to lower case and drops hyphens, whatever the collation.
-	 */
-#define FOLDED(x) "pg_catalog.strpos(pg_catalog.translate(" x ", 'ABCDEF-', 'abcdef'), $2) > 0"
-	nscrub = sipcall_spi_exec(psprintf("UPDATE %s.audit_logs SET"
-									   " resource_id = CASE"
-									   "  WHEN " FOLDED("resource_id")
-									   "  THEN NULL ELSE resource_id END,"
-									   " details = CASE"
-									   "  WHEN " FOLDED("details::pg_catalog.text")
-									   "  THEN '{\"anonymized\": true}' ELSE details END"
-									   " WHERE " FOLDED("resource_id")
-									   "    OR " FOLDED("details::pg_catalog.text"),
-									   nsp),
-							  2, argtypes, args, NULL, SPI_OK_UPDATE);
-#undef FOLDED
-
-	/* the user; the cascades find nothing left */
-	sipcall_spi_exec(psprintf("DELETE FROM %s.users WHERE id = $1", nsp),
-					 1, argtypes, args, NULL, SPI_OK_DELETE);
-
-	/* the record of the erasure: what went, never whose */
-	args[1] = CStringGetTextDatum(GetUserNameFromId(priv.caller, false));
-	args[3] = Int64GetDatum((int64) ncalls);
-	args[4] = Int64GetDatum((int64) nevents);
-	args[5] = Int64GetDatum((int64) nlimits);
-	args[6] = Int64GetDatum((int64) (nanon + nscrub));
-	sipcall_spi_exec(psprintf("INSERT INTO %s.audit_logs"
-							  " (action, resource_type, details)"
-							  " VALUES ('gdpr_erasure', 'user',"
-							  " pg_catalog.jsonb_build_object('calls', $4,"
-							  " 'call_events', $5, 'rate_limits', $6,"
-							  " 'audit_logs_anonymized', $7,"
-							  " 'requested_by', $2))", nsp),
-					 7, argtypes, args, NULL, SPI_OK_INSERT);
-
-	SPI_finish();
-	sipcall_privileged_leave(&priv);
-	PG_RETURN_BOOL(true);
 }
