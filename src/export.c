@@ -91,6 +91,17 @@ typedef struct ExportColumn
 	FmgrInfo	outfunc;		/* output function, for other types */
 } ExportColumn;
 
+typedef struct ExportState
+{
+	MemoryContext cxt;			/* column descriptions, element keys */
+	MemoryContext rowcxt;		/* scratch, reset after every row */
+	SipcallJsonbWriter w;		/* the result, being written */
+
+	/* sipcall.decrypt_data, called through fmgr */
+	FmgrInfo	decrypt_flinfo;
+	FunctionCallInfo decrypt_fcinfo;
+} ExportState;
+
 /*
  * What one kind of row is exported as: the managed table, the columns (with the object key each becomes,
  * when it is not the column's name) and the two columns it is ordered by.
@@ -137,10 +148,10 @@ typedef struct ExportTable
 {
 	ExportState *st;
 	const ExportSpec *spec;
-	DocArray	arr;
+	SipcallDocArray arr;
 	ExportColumn cols[EXPORT_MAX_COLUMNS];
 	ExportColumn *order[EXPORT_MAX_COLUMNS];	/* cols in jsonb key order */
-	DocBuf		keys;			/* the keys' JEntries, then their text */
+	SipcallDocBuf keys;			/* the keys' JEntries, then their text */
 	uint32		keyslen;		/* length of the keys' text */
 } ExportTable;
 
@@ -158,8 +169,8 @@ typedef struct PartRows
 /*---- forward declarations ----*/
 
 static Oid	decrypt_function(const char *nspname);
-static JEntry write_value(ExportState *st, DocBuf *buf, ExportColumn *col,
-						  Datum value, bool isnull);
+static JEntry write_value(ExportState *st, SipcallDocBuf *buf,
+						  ExportColumn *col, Datum value, bool isnull);
 static int	key_cmp(const void *a, const void *b);
 static void export_columns(ExportTable *t, Relation parent);
 static void export_row(ExportTable *t, Datum *values, bool *isnull);
@@ -202,7 +213,7 @@ decrypt_function(const char *nspname)
  * 39000 in decrypt_data, which ends the export.
  */
 static JEntry
-write_value(ExportState *st, DocBuf *buf, ExportColumn *col,
+write_value(ExportState *st, SipcallDocBuf *buf, ExportColumn *col,
 			Datum value, bool isnull)
 {
 	if (isnull)
@@ -224,7 +235,7 @@ write_value(ExportState *st, DocBuf *buf, ExportColumn *col,
 		plain = DatumGetTextPP(result);
 
 		len = VARSIZE_ANY_EXHDR(plain);
-		doc_append(buf, VARDATA_ANY(plain), len);
+		sipcall_doc_append(buf, VARDATA_ANY(plain), len);
 		explicit_bzero(VARDATA_ANY(plain), len);
 		if ((Pointer) plain != DatumGetPointer(result))
 			explicit_bzero(VARDATA_ANY(DatumGetPointer(result)),
@@ -244,17 +255,17 @@ write_value(ExportState *st, DocBuf *buf, ExportColumn *col,
 				if (VARATT_IS_EXTENDED(t) && !VARATT_IS_SHORT(t))
 					t = pg_detoast_datum_packed(t);
 				len = VARSIZE_ANY_EXHDR(t);
-				doc_append(buf, VARDATA_ANY(t), len);
+				sipcall_doc_append(buf, VARDATA_ANY(t), len);
 				return JENTRY_ISSTRING | len;
 			}
 		case INT2OID:
-			return write_int(buf, DatumGetInt16(value));
+			return sipcall_jsonb_write_int(buf, DatumGetInt16(value));
 		case INT4OID:
-			return write_int(buf, DatumGetInt32(value));
+			return sipcall_jsonb_write_int(buf, DatumGetInt32(value));
 		case INT8OID:
-			return write_int(buf, DatumGetInt64(value));
+			return sipcall_jsonb_write_int(buf, DatumGetInt64(value));
 		case NUMERICOID:
-			return write_numeric(buf, DatumGetNumeric(value));
+			return sipcall_jsonb_write_numeric(buf, DatumGetNumeric(value));
 		case BOOLOID:
 			return DatumGetBool(value) ? JENTRY_ISBOOL_TRUE : JENTRY_ISBOOL_FALSE;
 		case TIMESTAMPTZOID:
@@ -263,7 +274,7 @@ write_value(ExportState *st, DocBuf *buf, ExportColumn *col,
 				uint32		len;
 
 				len = sipcall_json_timestamptz(s, DatumGetTimestampTz(value));
-				doc_append(buf, s, len);
+				sipcall_doc_append(buf, s, len);
 				return JENTRY_ISSTRING | len;
 			}
 		case TIMESTAMPOID:
@@ -274,11 +285,11 @@ write_value(ExportState *st, DocBuf *buf, ExportColumn *col,
 
 				JsonEncodeDateTime(s, value, col->typid, NULL);
 				len = strlen(s);
-				doc_append(buf, s, len);
+				sipcall_doc_append(buf, s, len);
 				return JENTRY_ISSTRING | len;
 			}
 		case JSONBOID:
-			return write_jsonb_datum(buf, value);
+			return sipcall_jsonb_write_jsonb(buf, value);
 		case UUIDOID:
 			{
 				/* uuid_out's form, without its StringInfo */
@@ -295,7 +306,7 @@ write_value(ExportState *st, DocBuf *buf, ExportColumn *col,
 					s[n++] = hex[u[i] >> 4];
 					s[n++] = hex[u[i] & 0x0F];
 				}
-				doc_append(buf, s, n);
+				sipcall_doc_append(buf, s, n);
 				return JENTRY_ISSTRING | n;
 			}
 		default:
@@ -304,7 +315,7 @@ write_value(ExportState *st, DocBuf *buf, ExportColumn *col,
 				char	   *s = OutputFunctionCall(&col->outfunc, value);
 				uint32		len = strlen(s);
 
-				doc_append(buf, s, len);
+				sipcall_doc_append(buf, s, len);
 				return JENTRY_ISSTRING | len;
 			}
 	}
@@ -369,7 +380,7 @@ export_columns(ExportTable *t, Relation parent)
 	}
 	qsort(t->order, spec->ncols, sizeof(ExportColumn *), key_cmp);
 
-	doc_init(&t->keys, st->cxt, 256);
+	sipcall_doc_init(&t->keys, st->cxt, 256);
 	t->keyslen = 0;
 	for (c = 0; c < spec->ncols; c++)
 	{
@@ -379,10 +390,10 @@ export_columns(ExportTable *t, Relation parent)
 		entry = c % JB_OFFSET_STRIDE == 0 ?
 			(JENTRY_ISSTRING | JENTRY_HAS_OFF | t->keyslen) :
 			(JENTRY_ISSTRING | t->order[c]->keylen);
-		doc_append(&t->keys, &entry, sizeof(JEntry));
+		sipcall_doc_append(&t->keys, &entry, sizeof(JEntry));
 	}
 	for (c = 0; c < spec->ncols; c++)
-		doc_append(&t->keys, t->order[c]->key, t->order[c]->keylen);
+		sipcall_doc_append(&t->keys, t->order[c]->key, t->order[c]->keylen);
 }
 
 /*
@@ -394,13 +405,13 @@ export_row(ExportTable *t, Datum *values, bool *isnull)
 {
 	ExportState *st = t->st;
 	const ExportSpec *spec = t->spec;
-	DocBuf	   *doc = &st->doc;
+	SipcallDocBuf *doc = &st->w.doc;
 	int			ncols = spec->ncols;
 	uint32		header = (uint32) ncols | JB_FOBJECT;
 	uint32		totallen = t->keyslen;
 	uint32		start;
 	uint32		entries_at;
-	DocElement *elem;
+	SipcallDocElement *elem;
 	Datum		id;
 	MemoryContext oldcxt;
 	int			c;
@@ -410,14 +421,14 @@ export_row(ExportTable *t, Datum *values, bool *isnull)
 	oldcxt = MemoryContextSwitchTo(st->rowcxt);
 
 	/* header, keys' JEntries, room for the values', keys' text */
-	(void) doc_pad(doc);
+	(void) sipcall_doc_pad(doc);
 	start = doc->len;
-	doc_append(doc, &header, sizeof(uint32));
-	doc_append(doc, t->keys.data, ncols * sizeof(JEntry));
+	sipcall_doc_append(doc, &header, sizeof(uint32));
+	sipcall_doc_append(doc, t->keys.data, ncols * sizeof(JEntry));
 	entries_at = doc->len;
-	doc_reserve(doc, ncols * sizeof(JEntry));
+	sipcall_doc_reserve(doc, ncols * sizeof(JEntry));
 	doc->len += ncols * sizeof(JEntry);
-	doc_append(doc, t->keys.data + ncols * sizeof(JEntry), t->keyslen);
+	sipcall_doc_append(doc, t->keys.data + ncols * sizeof(JEntry), t->keyslen);
 
 	for (c = 0; c < ncols; c++)
 	{
@@ -435,7 +446,7 @@ export_row(ExportTable *t, Datum *values, bool *isnull)
 	}
 
 	/* its key: the timestamp, then the id in memcmp order */
-	elem = array_add(st, &t->arr, start);
+	elem = sipcall_jsonb_array_add(&st->w, &t->arr, start);
 	elem->ts = DatumGetTimestampTz(values[spec->ts_col]);
 	id = values[spec->id_col];
 	if (t->cols[spec->id_col].typid == UUIDOID)
@@ -629,7 +640,7 @@ export_rows(ExportTable *t, PartRows *pr, Datum user_id, Snapshot snapshot)
  * the order of their bounds (the default partition last), each locked as
  * the planner would lock it.  Rows are mostly inserted in time order, so
  * read month after month they mostly come already in the order the export
- * wants, and ordering them costs one pass (see array_end).
+ * wants, and ordering them costs one pass (see sipcall_jsonb_array_end).
  */
 static void
 leaf_partitions(Relation rel, List **leaves)
@@ -669,7 +680,8 @@ leaf_partitions(Relation rel, List **leaves)
  * or dropped meanwhile.
  *
  * All partitions' indexes are searched before any row is written, so that
- * the array knows how many elements to leave JEntries for (array_begin);
+ * the array knows how many elements to leave JEntries for
+ * (sipcall_jsonb_array_begin);
  * the partitions stay open in between.
  */
 static JEntry
@@ -719,14 +731,14 @@ export_table(ExportState *st, const ExportSpec *spec, Datum user_id,
 		nparts++;
 	}
 
-	array_begin(st, &t.arr, (uint32) expected);
+	sipcall_jsonb_array_begin(&st->w, &t.arr, (uint32) expected);
 	for (i = 0; i < nparts; i++)
 		export_rows(&t, &rows[i], user_id, snapshot);
 	pfree(rows);
 	table_close(parent, NoLock);
 
 	*nrows = t.arr.nelems;
-	return array_end(st, &t.arr);
+	return sipcall_jsonb_array_end(&st->w, &t.arr);
 }
 
 /*
@@ -746,7 +758,7 @@ export_user(Datum user_id, Datum key)
 	MemoryContext callcxt = CurrentMemoryContext;
 	const char *nsp;
 	ExportState st;
-	DocBuf	   *doc = &st.doc;
+	SipcallDocBuf *doc = &st.w.doc;
 	SipcallPrivileged priv;
 	Oid			argtypes[5] = {UUIDOID, INT8OID, INT8OID, INT8OID, TEXTOID};
 	Datum		args[5];
@@ -767,6 +779,7 @@ export_user(Datum user_id, Datum key)
 								   ALLOCSET_DEFAULT_SIZES);
 	st.rowcxt = AllocSetContextCreate(callcxt, "sipcall export row",
 									  ALLOCSET_DEFAULT_SIZES);
+	st.w.cxt = st.cxt;
 
 	/* decrypt_data, looked up once; one call frame reused for every row */
 	fmgr_info_cxt(decrypt_function(get_namespace_name(sipcall_schema_oid(false))),
@@ -803,9 +816,9 @@ export_user(Datum user_id, Datum key)
 	snapshot = RegisterSnapshot(GetTransactionSnapshot());
 
 	/* header, room for the JEntries, the keys */
-	doc_init(doc, callcxt, EXPORT_INITIAL_SIZE);
+	sipcall_doc_init(doc, callcxt, SIPCALL_DOC_INITIAL_SIZE);
 	doc->len = VARHDRSZ;
-	doc_append(doc, &header, sizeof(uint32));
+	sipcall_doc_append(doc, &header, sizeof(uint32));
 	entries_at = doc->len;
 	doc->len += sizeof(entries);
 	for (i = 0; i < 4; i++)
@@ -814,7 +827,7 @@ export_user(Datum user_id, Datum key)
 
 		totallen += len;
 		entries[i] = i == 0 ? (JENTRY_HAS_OFF | totallen) : len;
-		doc_append(doc, keys[i], len);
+		sipcall_doc_append(doc, keys[i], len);
 	}
 
 	/* the values */
@@ -826,7 +839,7 @@ export_user(Datum user_id, Datum key)
 		switch (i)
 		{
 			case 0:
-				entry = write_container(doc, &user->root,
+				entry = sipcall_jsonb_write_container(doc, &user->root,
 										VARSIZE(user) - VARHDRSZ);
 				break;
 			case 1:

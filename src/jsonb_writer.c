@@ -85,7 +85,7 @@ doc_advise_huge(char *p, Size len)
 }
 
 void
-doc_init(DocBuf *buf, MemoryContext cxt, uint32 size)
+sipcall_doc_init(SipcallDocBuf *buf, MemoryContext cxt, uint32 size)
 {
 	buf->cxt = cxt;
 	buf->data = MemoryContextAllocHuge(cxt, size);
@@ -95,7 +95,7 @@ doc_init(DocBuf *buf, MemoryContext cxt, uint32 size)
 }
 
 void
-doc_reserve(DocBuf *buf, uint32 more)
+sipcall_doc_reserve(SipcallDocBuf *buf, uint32 more)
 {
 	Size		newlen;
 
@@ -114,20 +114,20 @@ doc_reserve(DocBuf *buf, uint32 more)
 }
 
 uint32
-doc_pad(DocBuf *buf)
+sipcall_doc_pad(SipcallDocBuf *buf)
 {
 	uint32		padlen = INTALIGN(buf->len) - buf->len;
 
-	doc_reserve(buf, padlen);
+	sipcall_doc_reserve(buf, padlen);
 	memset(buf->data + buf->len, 0, padlen);
 	buf->len += padlen;
 	return padlen;
 }
 
 void
-doc_append(DocBuf *buf, const void *data, uint32 len)
+sipcall_doc_append(SipcallDocBuf *buf, const void *data, uint32 len)
 {
-	doc_reserve(buf, len);
+	sipcall_doc_reserve(buf, len);
 	memcpy(buf->data + buf->len, data, len);
 	buf->len += len;
 }
@@ -137,16 +137,17 @@ doc_append(DocBuf *buf, const void *data, uint32 len)
  * was serialised) as a child value; returns its JEntry (type and length).
  */
 JEntry
-write_container(DocBuf *buf, const JsonbContainer *jc, uint32 len)
+sipcall_jsonb_write_container(SipcallDocBuf *buf, const JsonbContainer *jc,
+							  uint32 len)
 {
-	uint32		padlen = doc_pad(buf);
+	uint32		padlen = sipcall_doc_pad(buf);
 
-	doc_append(buf, jc, len);
+	sipcall_doc_append(buf, jc, len);
 	return JENTRY_ISCONTAINER | (padlen + len);
 }
 
 JEntry
-write_numeric(DocBuf *buf, Numeric num)
+sipcall_jsonb_write_numeric(SipcallDocBuf *buf, Numeric num)
 {
 	uint32		padlen;
 	uint32		numlen;
@@ -157,18 +158,18 @@ write_numeric(DocBuf *buf, Numeric num)
 		char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out,
 															NumericGetDatum(num)));
 
-		doc_append(buf, s, strlen(s));
+		sipcall_doc_append(buf, s, strlen(s));
 		return JENTRY_ISSTRING | strlen(s);
 	}
 	numlen = VARSIZE_ANY(num);
-	padlen = doc_pad(buf);
-	doc_append(buf, num, numlen);
+	padlen = sipcall_doc_pad(buf);
+	sipcall_doc_append(buf, num, numlen);
 	return JENTRY_ISNUMERIC | (padlen + numlen);
 }
 
 /* a jsonb column's value, nested as it is */
 JEntry
-write_jsonb_datum(DocBuf *buf, Datum value)
+sipcall_jsonb_write_jsonb(SipcallDocBuf *buf, Datum value)
 {
 	struct varlena *v = (struct varlena *) DatumGetPointer(value);
 	Jsonb	   *jb;
@@ -185,12 +186,14 @@ write_jsonb_datum(DocBuf *buf, Datum value)
 
 		memcpy(&header, jc, sizeof(uint32));
 		if ((header & JB_FSCALAR) == 0)
-			return write_container(buf, jc, VARSIZE_SHORT(v) - VARHDRSZ_SHORT);
+			return sipcall_jsonb_write_container(buf, jc, VARSIZE_SHORT(v) -
+												 VARHDRSZ_SHORT);
 	}
 
 	jb = DatumGetJsonbP(value);
 	if (!JB_ROOT_IS_SCALAR(jb))
-		return write_container(buf, &jb->root, VARSIZE(jb) - VARHDRSZ);
+		return sipcall_jsonb_write_container(buf, &jb->root,
+											 VARSIZE(jb) - VARHDRSZ);
 
 	/* a bare scalar is stored as a one-element array at the root only */
 	if (!JsonbExtractScalar(&jb->root, &scalar))
@@ -202,10 +205,11 @@ write_jsonb_datum(DocBuf *buf, Datum value)
 		case jbvBool:
 			return scalar.val.boolean ? JENTRY_ISBOOL_TRUE : JENTRY_ISBOOL_FALSE;
 		case jbvString:
-			doc_append(buf, scalar.val.string.val, scalar.val.string.len);
+			sipcall_doc_append(buf, scalar.val.string.val,
+							   scalar.val.string.len);
 			return JENTRY_ISSTRING | scalar.val.string.len;
 		case jbvNumeric:
-			return write_numeric(buf, scalar.val.numeric);
+			return sipcall_jsonb_write_numeric(buf, scalar.val.numeric);
 		default:
 			elog(ERROR, "unexpected jsonb scalar type %d", (int) scalar.type);
 	}
@@ -281,55 +285,57 @@ int_numeric_checked(void)
 }
 
 JEntry
-write_int(DocBuf *buf, int64 v)
+sipcall_jsonb_write_int(SipcallDocBuf *buf, int64 v)
 {
 	IntNumeric	num;
 
 	if (int_numeric_checked())
-		return write_numeric(buf, int_numeric(v, &num));
-	return write_numeric(buf, int64_to_numeric(v));
+		return sipcall_jsonb_write_numeric(buf, int_numeric(v, &num));
+	return sipcall_jsonb_write_numeric(buf, int64_to_numeric(v));
 }
 
 /*
  * Start an array at the end of the document, leaving room for its header
  * and the JEntries of the number of elements expected.  When that many come,
- * in order, the data is already where it belongs (see array_end).
+ * in order, the data is already where it belongs (see sipcall_jsonb_array_end).
  */
 void
-array_begin(ExportState *st, DocArray *arr, uint32 expected)
+sipcall_jsonb_array_begin(SipcallJsonbWriter *w, SipcallDocArray *arr,
+						  uint32 expected)
 {
-	DocBuf	   *doc = &st->doc;
+	SipcallDocBuf *doc = &w->doc;
 	Size		room = sizeof(uint32) + (Size) expected * sizeof(JEntry);
 
 	arr->padstart = doc->len;
-	(void) doc_pad(doc);
+	(void) sipcall_doc_pad(doc);
 	arr->start = doc->len;
 	if (room > JENTRY_OFFLENMASK)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("user data too large to export as one jsonb value")));
-	doc_reserve(doc, (uint32) room);
+	sipcall_doc_reserve(doc, (uint32) room);
 	doc->len += (uint32) room;
 	arr->data_at = doc->len;
 	arr->nelems = 0;
 	/* one buffer serves the arrays in turn: its memory is touched once */
-	if (st->elembuf.data == NULL)
-		doc_init(&st->elembuf, st->cxt, EXPORT_INITIAL_SIZE);
-	st->elembuf.len = 0;
-	arr->elems = (DocElement *) st->elembuf.data;
+	if (w->elembuf.data == NULL)
+		sipcall_doc_init(&w->elembuf, w->cxt, SIPCALL_DOC_INITIAL_SIZE);
+	w->elembuf.len = 0;
+	arr->elems = (SipcallDocElement *) w->elembuf.data;
 }
 
 /*
  * Record the element whose data was just written from start (past its
  * padding) to the end of the document; the caller fills in its key.
  */
-DocElement *
-array_add(ExportState *st, DocArray *arr, uint32 start)
+SipcallDocElement *
+sipcall_jsonb_array_add(SipcallJsonbWriter *w, SipcallDocArray *arr,
+						uint32 start)
 {
-	DocElement *elem;
+	SipcallDocElement *elem;
 
 	/* the data may yet be padded once per element when it is ordered */
-	if ((Size) st->doc.len - arr->start + (Size) arr->nelems * 3 > JENTRY_OFFLENMASK)
+	if ((Size) w->doc.len - arr->start + (Size) arr->nelems * 3 > JENTRY_OFFLENMASK)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("user data too large to export as one jsonb value"),
@@ -339,18 +345,18 @@ array_add(ExportState *st, DocArray *arr, uint32 start)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("user data too large to export as one jsonb value")));
-	doc_reserve(&st->elembuf, sizeof(DocElement));
-	st->elembuf.len += sizeof(DocElement);
-	arr->elems = (DocElement *) st->elembuf.data;
+	sipcall_doc_reserve(&w->elembuf, sizeof(SipcallDocElement));
+	w->elembuf.len += sizeof(SipcallDocElement);
+	arr->elems = (SipcallDocElement *) w->elembuf.data;
 	elem = &arr->elems[arr->nelems++];
 	elem->start = start;
-	elem->len = st->doc.len - start;
+	elem->len = w->doc.len - start;
 	return elem;
 }
 
 /* elements by timestamp, then id */
 static inline int
-element_cmp(const DocElement *a, const DocElement *b)
+element_cmp(const SipcallDocElement *a, const SipcallDocElement *b)
 {
 	if (a->ts != b->ts)
 		return a->ts < b->ts ? -1 : 1;
@@ -359,7 +365,7 @@ element_cmp(const DocElement *a, const DocElement *b)
 
 /* sort_elements(): a quicksort specialised for DocElements */
 #define ST_SORT sort_elements
-#define ST_ELEMENT_TYPE DocElement
+#define ST_ELEMENT_TYPE SipcallDocElement
 #define ST_COMPARE(a, b) element_cmp(a, b)
 #define ST_CHECK_FOR_INTERRUPTS
 #define ST_SCOPE static
@@ -377,14 +383,14 @@ element_cmp(const DocElement *a, const DocElement *b)
  * fresh memory.  Elements out of order are copied, in order, past the end
  * of the document.  The data is moved, in one piece, only when it does not
  * already start right after the JEntries: after such a copy, or when a
- * different number of elements came than array_begin left room for.  The
- * document's offsets keep their alignment because data starts on a 4-byte
- * boundary and any move is by a multiple of 4.
+ * different number of elements came than sipcall_jsonb_array_begin left
+ * room for.  The document's offsets keep their alignment because data
+ * starts on a 4-byte boundary and any move is by a multiple of 4.
  */
 JEntry
-array_end(ExportState *st, DocArray *arr)
+sipcall_jsonb_array_end(SipcallJsonbWriter *w, SipcallDocArray *arr)
 {
-	DocBuf	   *doc = &st->doc;
+	SipcallDocBuf *doc = &w->doc;
 	uint32		header = arr->nelems | JB_FARRAY;
 	uint32		shift = sizeof(uint32) + arr->nelems * sizeof(JEntry);
 	uint32		from;			/* where the ordered data starts */
@@ -405,9 +411,9 @@ array_end(ExportState *st, DocArray *arr)
 	else
 	{
 		sort_elements(arr->elems, arr->nelems);
-		(void) doc_pad(doc);
+		(void) sipcall_doc_pad(doc);
 		from = doc->len;
-		doc_reserve(doc, doc->len - arr->data_at + arr->nelems * 3);
+		sipcall_doc_reserve(doc, doc->len - arr->data_at + arr->nelems * 3);
 		pos = from;
 		for (i = 0; i < arr->nelems; i++)
 		{
@@ -427,7 +433,7 @@ array_end(ExportState *st, DocArray *arr)
 	if (from != arr->start + shift)
 	{
 		if (arr->start + shift > from)
-			doc_reserve(doc, arr->start + shift - from);
+			sipcall_doc_reserve(doc, arr->start + shift - from);
 		memmove(doc->data + arr->start + shift, doc->data + from, datalen);
 	}
 	doc->len = arr->start + shift + datalen;

@@ -23,7 +23,7 @@
  * glibc's malloc always maps fresh memory, so the pages not written cost
  * nothing, and growing is a remap (see "jsonb serialisation").
  */
-#define EXPORT_INITIAL_SIZE	(64 * 1024 * 1024)
+#define SIPCALL_DOC_INITIAL_SIZE	(64 * 1024 * 1024)
 
 /*
  * The document under construction: one varlena, written front to back in
@@ -31,63 +31,72 @@
  * palloc aligns, so padding computed from an offset is padding in the final
  * value.
  */
-typedef struct DocBuf
+typedef struct SipcallDocBuf
 {
 	char	   *data;
 	uint32		len;
 	uint32		maxlen;
 	MemoryContext cxt;
-} DocBuf;
+} SipcallDocBuf;
 
 /*
  * One element of an array being written: where its data lies in the
  * document and the key it is ordered by.
  */
-typedef struct DocElement
+typedef struct SipcallDocElement
 {
 	int64		ts;				/* the timestamp it is ordered by */
 	uint8		tie[UUID_LEN];	/* then its id, as bytes in memcmp order */
 	uint32		start;			/* offset of its data (past any padding) */
 	uint32		len;			/* length of its data */
-} DocElement;
+} SipcallDocElement;
 
 /*
  * An array being written at the end of the document.  Its elements' data
  * goes straight into the document, in the order the rows come; at its end
  * the elements are put in order and their JEntries in front of them.
  */
-typedef struct DocArray
+typedef struct SipcallDocArray
 {
 	uint32		padstart;		/* offset before the array's padding */
 	uint32		start;			/* offset of its header */
 	uint32		data_at;		/* offset of its first element's data */
-	DocElement *elems;			/* one per element, in ExportState.elembuf */
+	SipcallDocElement *elems;			/* one per element, in the writer's
+								 * elembuf */
 	uint32		nelems;
-} DocArray;
+} SipcallDocArray;
 
-typedef struct ExportState
+/*
+ * The writer's state: the document and the scratch buffer that the
+ * elements of the array being written are recorded in.  The caller sets
+ * cxt and starts doc (sipcall_doc_init); elembuf is made, in cxt, when the
+ * first array begins.
+ */
+typedef struct SipcallJsonbWriter
 {
-	MemoryContext cxt;			/* column descriptions, element keys */
-	MemoryContext rowcxt;		/* scratch, reset after every row */
-	DocBuf		doc;			/* the result */
-	DocBuf		elembuf;		/* the DocElements of the array being written */
+	MemoryContext cxt;			/* where elembuf lives */
+	SipcallDocBuf doc;			/* the result */
+	SipcallDocBuf elembuf;		/* the DocElements of the array being written */
+} SipcallJsonbWriter;
 
-	/* sipcall.decrypt_data, called through fmgr */
-	FmgrInfo	decrypt_flinfo;
-	FunctionCallInfo decrypt_fcinfo;
-} ExportState;
-
-extern void doc_init(DocBuf *buf, MemoryContext cxt, uint32 size);
-extern void doc_reserve(DocBuf *buf, uint32 more);
-extern uint32 doc_pad(DocBuf *buf);
-extern void doc_append(DocBuf *buf, const void *data, uint32 len);
-extern JEntry write_container(DocBuf *buf, const JsonbContainer *jc,
-							  uint32 len);
-extern JEntry write_jsonb_datum(DocBuf *buf, Datum value);
-extern JEntry write_numeric(DocBuf *buf, Numeric num);
-extern JEntry write_int(DocBuf *buf, int64 v);
-extern void array_begin(ExportState *st, DocArray *arr, uint32 expected);
-extern DocElement *array_add(ExportState *st, DocArray *arr, uint32 start);
-extern JEntry array_end(ExportState *st, DocArray *arr);
+extern void sipcall_doc_init(SipcallDocBuf *buf, MemoryContext cxt,
+							 uint32 size);
+extern void sipcall_doc_reserve(SipcallDocBuf *buf, uint32 more);
+extern uint32 sipcall_doc_pad(SipcallDocBuf *buf);
+extern void sipcall_doc_append(SipcallDocBuf *buf, const void *data,
+							   uint32 len);
+extern JEntry sipcall_jsonb_write_container(SipcallDocBuf *buf,
+											const JsonbContainer *jc,
+											uint32 len);
+extern JEntry sipcall_jsonb_write_jsonb(SipcallDocBuf *buf, Datum value);
+extern JEntry sipcall_jsonb_write_numeric(SipcallDocBuf *buf, Numeric num);
+extern JEntry sipcall_jsonb_write_int(SipcallDocBuf *buf, int64 v);
+extern void sipcall_jsonb_array_begin(SipcallJsonbWriter *w,
+									  SipcallDocArray *arr, uint32 expected);
+extern SipcallDocElement *sipcall_jsonb_array_add(SipcallJsonbWriter *w,
+												  SipcallDocArray *arr,
+												  uint32 start);
+extern JEntry sipcall_jsonb_array_end(SipcallJsonbWriter *w,
+									  SipcallDocArray *arr);
 
 #endif							/* SIPCALL_JSONB_WRITER_H */
