@@ -169,6 +169,8 @@ typedef struct PartRows
 /*---- forward declarations ----*/
 
 static Oid	decrypt_function(const char *nspname);
+static JEntry write_decrypted(ExportState *st, SipcallDocBuf *buf,
+							  Datum value);
 static JEntry write_value(ExportState *st, SipcallDocBuf *buf,
 						  ExportColumn *col, Datum value, bool isnull);
 static int	key_cmp(const void *a, const void *b);
@@ -207,10 +209,38 @@ decrypt_function(const char *nspname)
 }
 
 /*
- * Append one column's value, converted the way to_jsonb() would, and
- * return its JEntry.  Decrypted numbers go straight into the document; the
- * result of decrypt_data (in rowcxt) is wiped at once.  A wrong key raises
- * 39000 in decrypt_data, which ends the export.
+ * Append a decrypted number straight into the document and return its
+ * JEntry; the result of decrypt_data (in rowcxt) is wiped at once.  A wrong
+ * key raises 39000 in decrypt_data, which ends the export.
+ */
+static JEntry
+write_decrypted(ExportState *st, SipcallDocBuf *buf, Datum value)
+{
+	FunctionCallInfo fcinfo = st->decrypt_fcinfo;
+	Datum		result;
+	text	   *plain;
+	uint32		len;
+
+	fcinfo->args[0].value = value;
+	fcinfo->args[0].isnull = false;
+	fcinfo->isnull = false;
+	result = FunctionCallInvoke(fcinfo);
+	if (fcinfo->isnull)
+		return JENTRY_ISNULL;
+	plain = DatumGetTextPP(result);
+
+	len = VARSIZE_ANY_EXHDR(plain);
+	sipcall_doc_append(buf, VARDATA_ANY(plain), len);
+	explicit_bzero(VARDATA_ANY(plain), len);
+	if ((Pointer) plain != DatumGetPointer(result))
+		explicit_bzero(VARDATA_ANY(DatumGetPointer(result)),
+					   VARSIZE_ANY_EXHDR(DatumGetPointer(result)));
+	return JENTRY_ISSTRING | len;
+}
+
+/*
+ * Append one column's value, converted the way to_jsonb() would (the
+ * columns to decrypt: their plain text), and return its JEntry.
  */
 static JEntry
 write_value(ExportState *st, SipcallDocBuf *buf, ExportColumn *col,
@@ -218,107 +248,9 @@ write_value(ExportState *st, SipcallDocBuf *buf, ExportColumn *col,
 {
 	if (isnull)
 		return JENTRY_ISNULL;
-
 	if (col->decrypt)
-	{
-		FunctionCallInfo fcinfo = st->decrypt_fcinfo;
-		Datum		result;
-		text	   *plain;
-		uint32		len;
-
-		fcinfo->args[0].value = value;
-		fcinfo->args[0].isnull = false;
-		fcinfo->isnull = false;
-		result = FunctionCallInvoke(fcinfo);
-		if (fcinfo->isnull)
-			return JENTRY_ISNULL;
-		plain = DatumGetTextPP(result);
-
-		len = VARSIZE_ANY_EXHDR(plain);
-		sipcall_doc_append(buf, VARDATA_ANY(plain), len);
-		explicit_bzero(VARDATA_ANY(plain), len);
-		if ((Pointer) plain != DatumGetPointer(result))
-			explicit_bzero(VARDATA_ANY(DatumGetPointer(result)),
-						   VARSIZE_ANY_EXHDR(DatumGetPointer(result)));
-		return JENTRY_ISSTRING | len;
-	}
-
-	switch (col->typid)
-	{
-		case TEXTOID:
-		case VARCHAROID:
-		case BPCHAROID:
-			{
-				struct varlena *t = (struct varlena *) DatumGetPointer(value);
-				uint32		len;
-
-				if (VARATT_IS_EXTENDED(t) && !VARATT_IS_SHORT(t))
-					t = pg_detoast_datum_packed(t);
-				len = VARSIZE_ANY_EXHDR(t);
-				sipcall_doc_append(buf, VARDATA_ANY(t), len);
-				return JENTRY_ISSTRING | len;
-			}
-		case INT2OID:
-			return sipcall_jsonb_write_int(buf, DatumGetInt16(value));
-		case INT4OID:
-			return sipcall_jsonb_write_int(buf, DatumGetInt32(value));
-		case INT8OID:
-			return sipcall_jsonb_write_int(buf, DatumGetInt64(value));
-		case NUMERICOID:
-			return sipcall_jsonb_write_numeric(buf, DatumGetNumeric(value));
-		case BOOLOID:
-			return DatumGetBool(value) ? JENTRY_ISBOOL_TRUE : JENTRY_ISBOOL_FALSE;
-		case TIMESTAMPTZOID:
-			{
-				char		s[MAXDATELEN + 1];
-				uint32		len;
-
-				len = sipcall_json_timestamptz(s, DatumGetTimestampTz(value));
-				sipcall_doc_append(buf, s, len);
-				return JENTRY_ISSTRING | len;
-			}
-		case TIMESTAMPOID:
-		case DATEOID:
-			{
-				char		s[MAXDATELEN + 1];
-				uint32		len;
-
-				JsonEncodeDateTime(s, value, col->typid, NULL);
-				len = strlen(s);
-				sipcall_doc_append(buf, s, len);
-				return JENTRY_ISSTRING | len;
-			}
-		case JSONBOID:
-			return sipcall_jsonb_write_jsonb(buf, value);
-		case UUIDOID:
-			{
-				/* uuid_out's form, without its StringInfo */
-				static const char hex[] = "0123456789abcdef";
-				const unsigned char *u = DatumGetUUIDP(value)->data;
-				char		s[2 * UUID_LEN + 4];
-				int			n = 0;
-				int			i;
-
-				for (i = 0; i < UUID_LEN; i++)
-				{
-					if (i == 4 || i == 6 || i == 8 || i == 10)
-						s[n++] = '-';
-					s[n++] = hex[u[i] >> 4];
-					s[n++] = hex[u[i] & 0x0F];
-				}
-				sipcall_doc_append(buf, s, n);
-				return JENTRY_ISSTRING | n;
-			}
-		default:
-			{
-				/* inet and the like: their text form, as to_jsonb */
-				char	   *s = OutputFunctionCall(&col->outfunc, value);
-				uint32		len = strlen(s);
-
-				sipcall_doc_append(buf, s, len);
-				return JENTRY_ISSTRING | len;
-			}
-	}
+		return write_decrypted(st, buf, value);
+	return sipcall_jsonb_write_datum(buf, col->typid, &col->outfunc, value);
 }
 
 /* order of object keys in jsonb: by length, then bytewise */

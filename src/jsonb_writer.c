@@ -14,13 +14,17 @@
 
 #include <sys/mman.h>
 
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
 #include "jsonb_writer.h"
+#include "sipcall.h"
 
 /*
  * An integer as a short-form numeric (see int_numeric), on the stack; the
@@ -39,6 +43,10 @@ typedef union IntNumeric
 
 /*---- forward declarations ----*/
 
+static JEntry write_string(SipcallDocBuf *buf, const char *s, uint32 len);
+static JEntry write_text(SipcallDocBuf *buf, Datum value);
+static JEntry write_datetime(SipcallDocBuf *buf, Oid typid, Datum value);
+static JEntry write_uuid(SipcallDocBuf *buf, Datum value);
 static Numeric int_numeric(int64 v, IntNumeric *out);
 static bool int_numeric_checked(void);
 
@@ -292,6 +300,102 @@ sipcall_jsonb_write_int(SipcallDocBuf *buf, int64 v)
 	if (int_numeric_checked())
 		return sipcall_jsonb_write_numeric(buf, int_numeric(v, &num));
 	return sipcall_jsonb_write_numeric(buf, int64_to_numeric(v));
+}
+
+/* a string: its bytes, as they are */
+static JEntry
+write_string(SipcallDocBuf *buf, const char *s, uint32 len)
+{
+	sipcall_doc_append(buf, s, len);
+	return JENTRY_ISSTRING | len;
+}
+
+/* a text, varchar or bpchar value, read without copying when it can be */
+static JEntry
+write_text(SipcallDocBuf *buf, Datum value)
+{
+	struct varlena *t = (struct varlena *) DatumGetPointer(value);
+
+	if (VARATT_IS_EXTENDED(t) && !VARATT_IS_SHORT(t))
+		t = pg_detoast_datum_packed(t);
+	return write_string(buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+/* a timestamptz, timestamp or date in to_jsonb's ISO 8601 form */
+static JEntry
+write_datetime(SipcallDocBuf *buf, Oid typid, Datum value)
+{
+	char		s[MAXDATELEN + 1];
+
+	if (typid == TIMESTAMPTZOID)
+		return write_string(buf, s,
+							sipcall_json_timestamptz(s,
+													 DatumGetTimestampTz(value)));
+	JsonEncodeDateTime(s, value, typid, NULL);
+	return write_string(buf, s, strlen(s));
+}
+
+/* a uuid in uuid_out's form, without its StringInfo */
+static JEntry
+write_uuid(SipcallDocBuf *buf, Datum value)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = DatumGetUUIDP(value)->data;
+	char		s[2 * UUID_LEN + 4];
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < UUID_LEN; i++)
+	{
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			s[n++] = '-';
+		s[n++] = hex[u[i] >> 4];
+		s[n++] = hex[u[i] & 0x0F];
+	}
+	return write_string(buf, s, n);
+}
+
+/*
+ * Append a value of type typid (not null), converted the way to_jsonb()
+ * would, and return its JEntry.  outfunc is the type's output function,
+ * used for the types without a form of their own here (inet and the like:
+ * their text form, as to_jsonb).
+ */
+JEntry
+sipcall_jsonb_write_datum(SipcallDocBuf *buf, Oid typid, FmgrInfo *outfunc,
+						  Datum value)
+{
+	switch (typid)
+	{
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			return write_text(buf, value);
+		case INT2OID:
+			return sipcall_jsonb_write_int(buf, DatumGetInt16(value));
+		case INT4OID:
+			return sipcall_jsonb_write_int(buf, DatumGetInt32(value));
+		case INT8OID:
+			return sipcall_jsonb_write_int(buf, DatumGetInt64(value));
+		case NUMERICOID:
+			return sipcall_jsonb_write_numeric(buf, DatumGetNumeric(value));
+		case BOOLOID:
+			return DatumGetBool(value) ? JENTRY_ISBOOL_TRUE : JENTRY_ISBOOL_FALSE;
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+		case DATEOID:
+			return write_datetime(buf, typid, value);
+		case JSONBOID:
+			return sipcall_jsonb_write_jsonb(buf, value);
+		case UUIDOID:
+			return write_uuid(buf, value);
+		default:
+			{
+				char	   *s = OutputFunctionCall(outfunc, value);
+
+				return write_string(buf, s, strlen(s));
+			}
+	}
 }
 
 /*

@@ -91,6 +91,8 @@ extern JEntry sipcall_jsonb_write_container(SipcallDocBuf *buf,
 extern JEntry sipcall_jsonb_write_jsonb(SipcallDocBuf *buf, Datum value);
 extern JEntry sipcall_jsonb_write_numeric(SipcallDocBuf *buf, Numeric num);
 extern JEntry sipcall_jsonb_write_int(SipcallDocBuf *buf, int64 v);
+extern JEntry sipcall_jsonb_write_datum(SipcallDocBuf *buf, Oid typid,
+										FmgrInfo *outfunc, Datum value);
 extern void sipcall_jsonb_array_begin(SipcallJsonbWriter *w,
 									  SipcallDocArray *arr, uint32 expected);
 extern SipcallDocElement *sipcall_jsonb_array_add(SipcallJsonbWriter *w,
