@@ -186,6 +186,14 @@ static void export_rows(ExportTable *t, PartRows *pr, Datum user_id,
 static void leaf_partitions(Relation rel, List **leaves);
 static JEntry export_table(ExportState *st, const ExportSpec *spec,
 						   Datum user_id, Snapshot snapshot, uint32 *nrows);
+static void export_state_init(ExportState *st, MemoryContext callcxt,
+							  Datum key);
+static Jsonb *lock_user(const char *nsp, Datum user_id);
+static void write_document(ExportState *st, MemoryContext callcxt,
+						   Jsonb *user, Datum user_id, Snapshot snapshot,
+						   uint32 counts[4]);
+static void log_export(const char *nsp, Datum user_id,
+					   const uint32 counts[4], Oid caller);
 static Jsonb *export_user(Datum user_id, Datum key);
 
 /*
@@ -674,62 +682,41 @@ export_table(ExportState *st, const ExportSpec *spec, Datum user_id,
 }
 
 /*
- * The export proper; returns the document, allocated in the caller's
- * memory context.
- *
- * The document is {"user": ..., "calls": [...], "audit_logs": [...],
- * "call_events": [...]}: its values are written in that order, jsonb's
- * key order, and its header, JEntries and keys are reserved first and
- * filled in at the end.
+ * Make the export's memory contexts and look up decrypt_data, once; one
+ * call frame, holding the key, is reused for every row.
+ */
+static void
+export_state_init(ExportState *st, MemoryContext callcxt, Datum key)
+{
+	memset(st, 0, sizeof(*st));
+	st->cxt = AllocSetContextCreate(callcxt, "sipcall export",
+									ALLOCSET_DEFAULT_SIZES);
+	st->rowcxt = AllocSetContextCreate(callcxt, "sipcall export row",
+									   ALLOCSET_DEFAULT_SIZES);
+	st->w.cxt = st->cxt;
+
+	fmgr_info_cxt(decrypt_function(get_namespace_name(sipcall_schema_oid(false))),
+				  &st->decrypt_flinfo, callcxt);
+	st->decrypt_fcinfo = MemoryContextAllocZero(callcxt,
+												SizeForFunctionCallInfo(2));
+	InitFunctionCallInfoData(*st->decrypt_fcinfo, &st->decrypt_flinfo, 2,
+							 InvalidOid, NULL, NULL);
+	st->decrypt_fcinfo->args[1].value = key;
+	st->decrypt_fcinfo->args[1].isnull = false;
+}
+
+/*
+ * The user's row as jsonb (a copy, in the caller's context), locked FOR
+ * KEY SHARE against a concurrent erasure; P0002 when there is none.
  */
 static Jsonb *
-export_user(Datum user_id, Datum key)
+lock_user(const char *nsp, Datum user_id)
 {
-	static const char *const keys[4] = {"user", "calls", "audit_logs",
-	"call_events"};
-	MemoryContext callcxt = CurrentMemoryContext;
-	const char *nsp;
-	ExportState st;
-	SipcallDocBuf *doc = &st.w.doc;
-	SipcallPrivileged priv;
-	Oid			argtypes[5] = {UUIDOID, INT8OID, INT8OID, INT8OID, TEXTOID};
-	Datum		args[5];
+	Oid			argtypes[1] = {UUIDOID};
+	Datum		args[1];
 	Jsonb	   *user;
 	bool		isnull;
-	Snapshot	snapshot;
-	uint32		counts[4] = {0, 0, 0, 0};
-	JEntry		entries[8];
-	uint32		header = 4 | JB_FOBJECT;
-	uint32		entries_at;
-	uint32		totallen = 0;
-	int			i;
 
-	nsp = sipcall_schema_quoted();
-
-	memset(&st, 0, sizeof(st));
-	st.cxt = AllocSetContextCreate(callcxt, "sipcall export",
-								   ALLOCSET_DEFAULT_SIZES);
-	st.rowcxt = AllocSetContextCreate(callcxt, "sipcall export row",
-									  ALLOCSET_DEFAULT_SIZES);
-	st.w.cxt = st.cxt;
-
-	/* decrypt_data, looked up once; one call frame reused for every row */
-	fmgr_info_cxt(decrypt_function(get_namespace_name(sipcall_schema_oid(false))),
-				  &st.decrypt_flinfo, callcxt);
-	st.decrypt_fcinfo = MemoryContextAllocZero(callcxt,
-											   SizeForFunctionCallInfo(2));
-	InitFunctionCallInfoData(*st.decrypt_fcinfo, &st.decrypt_flinfo, 2,
-							 InvalidOid, NULL, NULL);
-	st.decrypt_fcinfo->args[1].value = key;
-	st.decrypt_fcinfo->args[1].isnull = false;
-
-	sipcall_privileged_enter(&priv);
-	sipcall_crypto_act_for(priv.caller);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
-	/* the user, locked against a concurrent erasure */
 	args[0] = user_id;
 	if (sipcall_spi_exec(psprintf("SELECT pg_catalog.to_jsonb(u) FROM %s.users u"
 								  " WHERE u.id = $1 FOR KEY SHARE OF u", nsp),
@@ -742,10 +729,32 @@ export_user(Datum user_id, Datum key)
 	user = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
 											SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
+	return user;
+}
 
-	/* one snapshot for the three tables, taken once the user is locked */
-	CommandCounterIncrement();
-	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+/*
+ * Write the document into st->w.doc, started in callcxt, and shrink it to
+ * its length; counts[i] is set to the number of rows of the i'th value.
+ *
+ * The document is {"user": ..., "calls": [...], "audit_logs": [...],
+ * "call_events": [...]}: its values are written in that order, jsonb's
+ * key order, and its header, JEntries and keys are reserved first and
+ * filled in at the end.
+ */
+static void
+write_document(ExportState *st, MemoryContext callcxt, Jsonb *user,
+			   Datum user_id, Snapshot snapshot, uint32 counts[4])
+{
+	static const char *const keys[4] = {"user", "calls", "audit_logs",
+	"call_events"};
+	static const ExportSpec *const specs[4] = {NULL, &export_calls,
+	&export_audit, &export_events};
+	SipcallDocBuf *doc = &st->w.doc;
+	JEntry		entries[8];
+	uint32		header = 4 | JB_FOBJECT;
+	uint32		entries_at;
+	uint32		totallen = 0;
+	int			i;
 
 	/* header, room for the JEntries, the keys */
 	sipcall_doc_init(doc, callcxt, SIPCALL_DOC_INITIAL_SIZE);
@@ -768,25 +777,11 @@ export_user(Datum user_id, Datum key)
 		uint32		vstart = doc->len;
 		JEntry		entry;
 
-		switch (i)
-		{
-			case 0:
-				entry = sipcall_jsonb_write_container(doc, &user->root,
-										VARSIZE(user) - VARHDRSZ);
-				break;
-			case 1:
-				entry = export_table(&st, &export_calls, user_id, snapshot,
-									 &counts[i]);
-				break;
-			case 2:
-				entry = export_table(&st, &export_audit, user_id, snapshot,
-									 &counts[i]);
-				break;
-			default:
-				entry = export_table(&st, &export_events, user_id, snapshot,
-									 &counts[i]);
-				break;
-		}
+		if (i == 0)
+			entry = sipcall_jsonb_write_container(doc, &user->root,
+												  VARSIZE(user) - VARHDRSZ);
+		else
+			entry = export_table(st, specs[i], user_id, snapshot, &counts[i]);
 		Assert(JBE_OFFLENFLD(entry) == doc->len - vstart);
 		totallen += doc->len - vstart;
 		if (totallen > JENTRY_OFFLENMASK)
@@ -798,16 +793,21 @@ export_user(Datum user_id, Datum key)
 	memcpy(doc->data + entries_at, entries, sizeof(entries));
 	SET_VARSIZE(doc->data, doc->len);
 	doc->data = repalloc_huge(doc->data, doc->len);
+}
 
-	UnregisterSnapshot(snapshot);
-	MemoryContextDelete(st.cxt);
-	MemoryContextDelete(st.rowcxt);
+/* the record of the export: counts only, no numbers */
+static void
+log_export(const char *nsp, Datum user_id, const uint32 counts[4],
+		   Oid caller)
+{
+	Oid			argtypes[5] = {UUIDOID, INT8OID, INT8OID, INT8OID, TEXTOID};
+	Datum		args[5];
 
-	/* the record of the export: counts only, no numbers */
+	args[0] = user_id;
 	args[1] = Int64GetDatum((int64) counts[1]);
 	args[2] = Int64GetDatum((int64) counts[3]);
 	args[3] = Int64GetDatum((int64) counts[2]);
-	args[4] = CStringGetTextDatum(GetUserNameFromId(priv.caller, false));
+	args[4] = CStringGetTextDatum(GetUserNameFromId(caller, false));
 	sipcall_spi_exec(psprintf("INSERT INTO %s.audit_logs"
 							  " (user_id, action, resource_type, resource_id, details)"
 							  " VALUES ($1, 'gdpr_export', 'user', $1::pg_catalog.text,"
@@ -815,11 +815,50 @@ export_user(Datum user_id, Datum key)
 							  " 'call_events', $3, 'audit_logs', $4,"
 							  " 'requested_by', $5))", nsp),
 					 5, argtypes, args, NULL, SPI_OK_INSERT);
+}
+
+/*
+ * The export proper; returns the document, allocated in the caller's
+ * memory context.
+ */
+static Jsonb *
+export_user(Datum user_id, Datum key)
+{
+	MemoryContext callcxt = CurrentMemoryContext;
+	const char *nsp;
+	ExportState st;
+	SipcallPrivileged priv;
+	Jsonb	   *user;
+	Snapshot	snapshot;
+	uint32		counts[4] = {0, 0, 0, 0};
+
+	nsp = sipcall_schema_quoted();
+	export_state_init(&st, callcxt, key);
+
+	sipcall_privileged_enter(&priv);
+	sipcall_crypto_act_for(priv.caller);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	user = lock_user(nsp, user_id);
+
+	/* one snapshot for the three tables, taken once the user is locked */
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+
+	write_document(&st, callcxt, user, user_id, snapshot, counts);
+
+	UnregisterSnapshot(snapshot);
+	MemoryContextDelete(st.cxt);
+	MemoryContextDelete(st.rowcxt);
+
+	log_export(nsp, user_id, counts, priv.caller);
 
 	SPI_finish();
 	sipcall_crypto_act_for(InvalidOid);
 	sipcall_privileged_leave(&priv);
-	return (Jsonb *) doc->data;
+	return (Jsonb *) st.w.doc.data;
 }
 
 /*
