@@ -48,7 +48,149 @@
 
 PG_FUNCTION_INFO_V1(sipcall_delete_user_data);
 
+/*---- forward declarations ----*/
+
+static uint64 erase_exec(const char *sql, int nargs, Datum *args,
+						 int expected);
+static char *id_hex_digits(Datum user_id);
+static uint64 delete_calls(const char *nsp, Datum *args);
+static uint64 anonymize_audit(const char *nsp, Datum *args);
+static void log_erasure(const char *nsp, Oid caller, uint64 ncalls,
+						uint64 nevents, uint64 nlimits, uint64 naudit);
+
 /*---- erasure ----*/
+
+/*
+ * Run one statement of the erasure; returns the number of rows processed.
+ * Its $1 is the user's id, its $2 (when nargs is 2) the 32 hex digits of
+ * that id.
+ */
+static uint64
+erase_exec(const char *sql, int nargs, Datum *args, int expected)
+{
+	Oid			argtypes[2] = {UUIDOID, TEXTOID};
+
+	return sipcall_spi_exec(sql, nargs, argtypes, args, NULL, expected);
+}
+
+/*
+ * The id as an audit entry may spell it: in any case, with hyphens
+ * anywhere or none (as uuid input accepts it).  The scrub looks for its
+ * 32 hex digits, lower case, in text folded the same way.
+ */
+static char *
+id_hex_digits(Datum user_id)
+{
+	char	   *id_text;
+	char	   *id_hex;
+	char	   *p;
+	char	   *q;
+
+	id_text = DatumGetCString(DirectFunctionCall1(uuid_out, user_id));
+	id_hex = palloc(strlen(id_text) + 1);
+	for (p = id_text, q = id_hex; *p; p++)
+		if (*p != '-')
+			*q++ = *p;			/* uuid_out writes lower case */
+	*q = '\0';
+	return id_hex;
+}
+
+/*
+ * Delete the calls, with their triggers off: the per-row cascade to
+ * call_events (which has nothing left to find) and the per-row upkeep of
+ * call_keys would cost more than the delete itself.  call_keys is kept in
+ * step here, in the same statement, and so is the summary's list of
+ * changed days (an erasure leaves the summary like any delete).  Row locks
+ * still apply: an event insert holding one of these calls FOR KEY SHARE
+ * makes us wait for it, and its event is caught by the caller's second
+ * sweep.  Returns the number of calls deleted.
+ */
+static uint64
+delete_calls(const char *nsp, Datum *args)
+{
+	int			nestlevel;
+	bool		isnull;
+	uint64		ncalls;
+
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("session_replication_role", "replica",
+							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	erase_exec(psprintf("WITH c AS (DELETE FROM %s.calls WHERE user_id = $1"
+						"  RETURNING id, initiated_at),"
+						" k AS (DELETE FROM %s.call_keys k USING c"
+						"  WHERE k.id = c.id RETURNING k.id),"
+						" d AS (INSERT INTO %s.daily_summary_dirty (call_date)"
+						"  SELECT DISTINCT pg_catalog.timezone('UTC', c.initiated_at)::pg_catalog.date FROM c)"
+						" SELECT (SELECT pg_catalog.count(*) FROM c),"
+						"  (SELECT pg_catalog.count(*) FROM k)", nsp, nsp, nsp),
+			   1, args, SPI_OK_SELECT);
+	ncalls = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 1, &isnull));
+	AtEOXact_GUC(true, nestlevel);
+	return ncalls;
+}
+
+/*
+ * Anonymise the user's own audit entries and scrub the others that name
+ * them; returns the number of entries changed.
+ */
+static uint64
+anonymize_audit(const char *nsp, Datum *args)
+{
+	uint64		nanon;
+	uint64		nscrub;
+
+	/* their own audit entries keep action, resource type and time only */
+	nanon = erase_exec(psprintf("UPDATE %s.audit_logs"
+								" SET user_id = NULL, resource_id = NULL,"
+								" ip_address = NULL, user_agent = NULL,"
+								" details = '{\"anonymized\": true}'"
+								" WHERE user_id = $1", nsp),
+					   1, args, SPI_OK_UPDATE);
+
+	/*
+	 * Other entries that name them lose the naming fields.  translate()
+	 * folds A-F to lower case and drops hyphens, whatever the collation.
+	 */
+#define FOLDED(x) "pg_catalog.strpos(pg_catalog.translate(" x ", 'ABCDEF-', 'abcdef'), $2) > 0"
+	nscrub = erase_exec(psprintf("UPDATE %s.audit_logs SET"
+								 " resource_id = CASE"
+								 "  WHEN " FOLDED("resource_id")
+								 "  THEN NULL ELSE resource_id END,"
+								 " details = CASE"
+								 "  WHEN " FOLDED("details::pg_catalog.text")
+								 "  THEN '{\"anonymized\": true}' ELSE details END"
+								 " WHERE " FOLDED("resource_id")
+								 "    OR " FOLDED("details::pg_catalog.text"),
+								 nsp),
+						2, args, SPI_OK_UPDATE);
+#undef FOLDED
+	return nanon + nscrub;
+}
+
+/* the record of the erasure: what went, never whose */
+static void
+log_erasure(const char *nsp, Oid caller, uint64 ncalls, uint64 nevents,
+			uint64 nlimits, uint64 naudit)
+{
+	Oid			argtypes[5] = {INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID};
+	Datum		args[5];
+
+	args[0] = Int64GetDatum((int64) ncalls);
+	args[1] = Int64GetDatum((int64) nevents);
+	args[2] = Int64GetDatum((int64) nlimits);
+	args[3] = Int64GetDatum((int64) naudit);
+	args[4] = CStringGetTextDatum(GetUserNameFromId(caller, false));
+	sipcall_spi_exec(psprintf("INSERT INTO %s.audit_logs"
+							  " (action, resource_type, details)"
+							  " VALUES ('gdpr_erasure', 'user',"
+							  " pg_catalog.jsonb_build_object('calls', $1,"
+							  " 'call_events', $2, 'rate_limits', $3,"
+							  " 'audit_logs_anonymized', $4,"
+							  " 'requested_by', $5))", nsp),
+					 5, argtypes, args, NULL, SPI_OK_INSERT);
+}
 
 /*
  * sipcall.delete_user_data(target_user_id uuid) RETURNS boolean
@@ -61,33 +203,13 @@ sipcall_delete_user_data(PG_FUNCTION_ARGS)
 {
 	Datum		user_id = PG_GETARG_DATUM(0);
 	const char *nsp = sipcall_schema_quoted();
-	char	   *id_text;
-	char	   *id_hex;
-	char	   *p;
-	char	   *q;
+	char	   *id_hex = id_hex_digits(user_id);
 	SipcallPrivileged priv;
-	Oid			argtypes[7] = {UUIDOID, TEXTOID, TEXTOID,
-	INT8OID, INT8OID, INT8OID, INT8OID};
-	Datum		args[7];
+	Datum		args[2];
 	uint64		nevents,
 				ncalls,
 				nlimits,
-				nanon,
-				nscrub;
-	int			nestlevel;
-	bool		isnull;
-
-	/*
-	 * The id as an audit entry may spell it: in any case, with hyphens
-	 * anywhere or none (as uuid input accepts it).  The scrub looks for its
-	 * 32 hex digits, lower case, in text folded the same way.
-	 */
-	id_text = DatumGetCString(DirectFunctionCall1(uuid_out, user_id));
-	id_hex = palloc(strlen(id_text) + 1);
-	for (p = id_text, q = id_hex; *p; p++)
-		if (*p != '-')
-			*q++ = *p;			/* uuid_out writes lower case */
-	*q = '\0';
+				naudit;
 
 	sipcall_privileged_enter(&priv);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -95,16 +217,15 @@ sipcall_delete_user_data(PG_FUNCTION_ARGS)
 
 	args[0] = user_id;
 	args[1] = CStringGetTextDatum(id_hex);
-	args[2] = args[1];			/* $3 is used by no statement */
 
 	/*
 	 * Lock the user first: from here on, every insert that refers to them
 	 * waits for us and then fails (see the header comment).  No row: no
 	 * such user, or a concurrent erasure has just removed them.
 	 */
-	if (sipcall_spi_exec(psprintf("SELECT 1 FROM %s.users"
-								  " WHERE id = $1 FOR UPDATE", nsp),
-						 1, argtypes, args, NULL, SPI_OK_SELECT) == 0)
+	if (erase_exec(psprintf("SELECT 1 FROM %s.users"
+							" WHERE id = $1 FOR UPDATE", nsp),
+				   1, args, SPI_OK_SELECT) == 0)
 	{
 		SPI_finish();
 		sipcall_privileged_leave(&priv);
@@ -112,88 +233,26 @@ sipcall_delete_user_data(PG_FUNCTION_ARGS)
 	}
 
 	/* events in bulk, by the user's index, before their calls */
-	nevents = sipcall_spi_exec(psprintf("DELETE FROM %s.call_events"
-										" WHERE user_id = $1", nsp),
-							   1, argtypes, args, NULL, SPI_OK_DELETE);
-	/*
-	 * The calls, with their triggers off: the per-row cascade to call_events
-	 * (which has nothing left to find) and the per-row upkeep of call_keys
-	 * would cost several times the delete itself.  call_keys is kept in
-	 * step here, in the same statement, and so is the summary's list of
-	 * changed days (an erasure leaves the summary like any delete).  Row locks still apply: an event
-	 * insert holding one of these calls FOR KEY SHARE makes us wait for it,
-	 * and its event is caught by the second sweep below.
-	 */
-	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("session_replication_role", "replica",
-							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
-	sipcall_spi_exec(psprintf("WITH c AS (DELETE FROM %s.calls WHERE user_id = $1"
-							  "  RETURNING id, initiated_at),"
-							  " k AS (DELETE FROM %s.call_keys k USING c"
-							  "  WHERE k.id = c.id RETURNING k.id),"
-							  " d AS (INSERT INTO %s.daily_summary_dirty (call_date)"
-							  "  SELECT DISTINCT pg_catalog.timezone('UTC', c.initiated_at)::pg_catalog.date FROM c)"
-							  " SELECT (SELECT pg_catalog.count(*) FROM c),"
-							  "  (SELECT pg_catalog.count(*) FROM k)", nsp, nsp, nsp),
-					 1, argtypes, args, NULL, SPI_OK_SELECT);
-	ncalls = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										 SPI_tuptable->tupdesc, 1, &isnull));
-	AtEOXact_GUC(true, nestlevel);
+	nevents = erase_exec(psprintf("DELETE FROM %s.call_events"
+								  " WHERE user_id = $1", nsp),
+						 1, args, SPI_OK_DELETE);
+	ncalls = delete_calls(nsp, args);
 
 	/* events committed for those calls while we waited for their locks */
-	nevents += sipcall_spi_exec(psprintf("DELETE FROM %s.call_events"
-										 " WHERE user_id = $1", nsp),
-								1, argtypes, args, NULL, SPI_OK_DELETE);
+	nevents += erase_exec(psprintf("DELETE FROM %s.call_events"
+								   " WHERE user_id = $1", nsp),
+						  1, args, SPI_OK_DELETE);
 
-	nlimits = sipcall_spi_exec(psprintf("DELETE FROM %s.rate_limits"
-										" WHERE user_id = $1", nsp),
-							   1, argtypes, args, NULL, SPI_OK_DELETE);
-
-	/* their own audit entries keep action, resource type and time only */
-	nanon = sipcall_spi_exec(psprintf("UPDATE %s.audit_logs"
-									  " SET user_id = NULL, resource_id = NULL,"
-									  " ip_address = NULL, user_agent = NULL,"
-									  " details = '{\"anonymized\": true}'"
-									  " WHERE user_id = $1", nsp),
-							 1, argtypes, args, NULL, SPI_OK_UPDATE);
-
-	/*
-	 * Other entries that name them lose the naming fields.  translate()
-	 * folds A-F to lower case and drops hyphens, whatever the collation.
-	 */
-#define FOLDED(x) "pg_catalog.strpos(pg_catalog.translate(" x ", 'ABCDEF-', 'abcdef'), $2) > 0"
-	nscrub = sipcall_spi_exec(psprintf("UPDATE %s.audit_logs SET"
-									   " resource_id = CASE"
-									   "  WHEN " FOLDED("resource_id")
-									   "  THEN NULL ELSE resource_id END,"
-									   " details = CASE"
-									   "  WHEN " FOLDED("details::pg_catalog.text")
-									   "  THEN '{\"anonymized\": true}' ELSE details END"
-									   " WHERE " FOLDED("resource_id")
-									   "    OR " FOLDED("details::pg_catalog.text"),
-									   nsp),
-							  2, argtypes, args, NULL, SPI_OK_UPDATE);
-#undef FOLDED
+	nlimits = erase_exec(psprintf("DELETE FROM %s.rate_limits"
+								  " WHERE user_id = $1", nsp),
+						 1, args, SPI_OK_DELETE);
+	naudit = anonymize_audit(nsp, args);
 
 	/* the user; the cascades find nothing left */
-	sipcall_spi_exec(psprintf("DELETE FROM %s.users WHERE id = $1", nsp),
-					 1, argtypes, args, NULL, SPI_OK_DELETE);
+	erase_exec(psprintf("DELETE FROM %s.users WHERE id = $1", nsp),
+			   1, args, SPI_OK_DELETE);
 
-	/* the record of the erasure: what went, never whose */
-	args[1] = CStringGetTextDatum(GetUserNameFromId(priv.caller, false));
-	args[3] = Int64GetDatum((int64) ncalls);
-	args[4] = Int64GetDatum((int64) nevents);
-	args[5] = Int64GetDatum((int64) nlimits);
-	args[6] = Int64GetDatum((int64) (nanon + nscrub));
-	sipcall_spi_exec(psprintf("INSERT INTO %s.audit_logs"
-							  " (action, resource_type, details)"
-							  " VALUES ('gdpr_erasure', 'user',"
-							  " pg_catalog.jsonb_build_object('calls', $4,"
-							  " 'call_events', $5, 'rate_limits', $6,"
-							  " 'audit_logs_anonymized', $7,"
-							  " 'requested_by', $2))", nsp),
-					 7, argtypes, args, NULL, SPI_OK_INSERT);
+	log_erasure(nsp, priv.caller, ncalls, nevents, nlimits, naudit);
 
 	SPI_finish();
 	sipcall_privileged_leave(&priv);
