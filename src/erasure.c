@@ -3,6 +3,9 @@
  * erasure.c
  *		GDPR erasure: sipcall.delete_user_data().
  *
+ * Calls: privileged.h to run as the extension's owner, sipcall.h (SPI
+ * helpers, the schema), gdpr.h.  Nothing in export.c.
+ *
  * Erasure deletes the person's call events in bulk by user_id, then their
  * calls (whose cascade to call_events then finds nothing), rate limits and
  * user row; it anonymises their audit log entries and scrubs every other

@@ -1,13 +1,20 @@
 /*-------------------------------------------------------------------------
  *
  * export.c
- *		GDPR export: sipcall.export_user_data().
+ *		GDPR export: sipcall.export_user_data(), and the reader of the
+ *		managed tables' partitions (through their indexes on user_id) that
+ *		feeds it.
+ *
+ * Calls: jsonb_writer.h for the document, privileged.h to run as the
+ * extension's owner, sipcall.h (SPI helpers, the schema, the crypto role,
+ * timestamps), gdpr.h; and sipcall.decrypt_data through fmgr.  Nothing in
+ * erasure.c.
  *
  * Export locks the user's row through SPI, then reads the user's calls,
  * audit entries and call events under one snapshot, each partition through
  * its own index on user_id (see export_table), and serialises each
  * row straight into jsonb's binary format in the buffer that becomes the
- * result (see "jsonb serialisation" below): no JsonbValue tree of the
+ * result (see jsonb_writer.c): no JsonbValue tree of the
  * document is built, so memory is about the size of the result.  Phone
  * numbers are decrypted by calling sipcall.decrypt_data through fmgr: its
  * OID is looked up once per call, by name and signature in sipcall's
@@ -34,8 +41,6 @@
  */
 #include "postgres.h"
 
-#include <sys/mman.h>
-
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/relscan.h"
@@ -56,18 +61,14 @@
 #include "partitioning/partdesc.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
-#include "utils/datetime.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/fmgroids.h"
-#include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/uuid.h"
-
 
 #include "gdpr.h"
 #include "jsonb_writer.h"
@@ -103,8 +104,9 @@ typedef struct ExportState
 } ExportState;
 
 /*
- * What one kind of row is exported as: the managed table, the columns (with the object key each becomes,
- * when it is not the column's name) and the two columns it is ordered by.
+ * What one kind of row is exported as: the managed table, the columns
+ * (with the object key each becomes, when it is not the column's name) and
+ * the two columns it is ordered by.
  */
 typedef struct ExportSpec
 {
@@ -273,7 +275,7 @@ key_cmp(const void *a, const void *b)
 	return memcmp(ca->key, cb->key, ca->keylen);
 }
 
-/* sort_tids(): the same for heap TIDs, in physical order */
+/* sort_tids(): a quicksort specialised for heap TIDs, in physical order */
 #define ST_SORT sort_tids
 #define ST_ELEMENT_TYPE ItemPointerData
 #define ST_COMPARE(a, b) ItemPointerCompare(a, b)

@@ -2,7 +2,10 @@
  *
  * gdpr.h
  *		Declarations shared by the export (export.c) and the erasure
- *		(erasure.c).
+ *		(erasure.c): the quoted name of sipcall's schema, which both put
+ *		into the SQL they run.
+ *
+ * Calls: sipcall.h (sipcall_schema_oid) only.
  *
  * Copyright (c) 2026, the sipcall authors
  *

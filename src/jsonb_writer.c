@@ -1,7 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * jsonb_writer.c
- *		Writing a jsonb value straight in its binary format.
+ *		Writing a jsonb value straight in its binary format: the document
+ *		buffer (sipcall_doc_*), scalars and nested values converted as
+ *		to_jsonb() does (sipcall_jsonb_write_*), and arrays of objects put
+ *		in order at their end (sipcall_jsonb_array_*).
+ *
+ * The writer keeps all its state in the structs the caller passes
+ * (SipcallDocBuf, SipcallJsonbWriter); it has no file-level state but the
+ * one-time check of int_numeric().  It knows nothing of sipcall's tables.
+ *
+ * Calls: PostgreSQL's jsonb, numeric and date/time code, and
+ * sipcall_json_timestamptz (jsontime.c) only.
  *
  * Copyright (c) 2026, the sipcall authors
  *
@@ -64,16 +74,15 @@ static bool int_numeric_checked(void);
  * length.
  *
  * Memory is what a large export spends its time on: every fresh page a
- * backend touches costs a page fault, more than the bytes written to it
- * (measured: 3 ms per MB on the benchmark machine, against 0.05 ms to
- * write a MB already touched).  So the document is written in place, never
- * copied: an array's JEntries, known only at its end, are put in front of
- * its data by one memmove within pages already touched.  The buffer starts
- * as one large allocation of which only the written part is ever touched,
- * grows with repalloc (for a block this large, realloc, which glibc does by
- * remapping, not copying) and shrinks to its length at the end.  On Linux
- * it also asks for transparent huge pages: one fault per 2 MB instead of
- * one per 4 kB.
+ * backend touches costs a page fault, much more than writing the bytes to it
+ * (see the README, "GDPR export and erasure").  So the document is written
+ * in place, never copied: an array's JEntries, known only at its end, are
+ * put in front of its data by one memmove within pages already touched.  The
+ * buffer starts as one large allocation of which only the written part is
+ * ever touched, grows with repalloc (for a block this large, realloc, which
+ * glibc does by remapping, not copying) and shrinks to its length at the
+ * end.  On Linux it also asks for transparent huge pages: one fault per 2 MB
+ * instead of one per 4 kB.
  */
 
 #define DOC_HUGE_PAGE	((uintptr_t) 2 * 1024 * 1024)
@@ -326,13 +335,16 @@ static JEntry
 write_datetime(SipcallDocBuf *buf, Oid typid, Datum value)
 {
 	char		s[MAXDATELEN + 1];
+	uint32		len;
 
 	if (typid == TIMESTAMPTZOID)
-		return write_string(buf, s,
-							sipcall_json_timestamptz(s,
-													 DatumGetTimestampTz(value)));
-	JsonEncodeDateTime(s, value, typid, NULL);
-	return write_string(buf, s, strlen(s));
+		len = sipcall_json_timestamptz(s, DatumGetTimestampTz(value));
+	else
+	{
+		JsonEncodeDateTime(s, value, typid, NULL);
+		len = strlen(s);
+	}
+	return write_string(buf, s, len);
 }
 
 /* a uuid in uuid_out's form, without its StringInfo */

@@ -1,7 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * jsonb_writer.h
- *		The jsonb binary writer used by the export (see jsonb_writer.c).
+ *		The jsonb binary writer: a buffer that becomes one jsonb value
+ *		(SipcallDocBuf), the arrays written at its end (SipcallDocArray,
+ *		SipcallDocElement) and the writer's state (SipcallJsonbWriter).
+ *		The export (export.c) is its one user; see jsonb_writer.c for the
+ *		layout written.
  *
  * Copyright (c) 2026, the sipcall authors
  *
@@ -21,7 +25,7 @@
 /*
  * The document's first allocation; it doubles as it grows.  Above 32 MB
  * glibc's malloc always maps fresh memory, so the pages not written cost
- * nothing, and growing is a remap (see "jsonb serialisation").
+ * nothing, and growing is a remap (see jsonb_writer.c).
  */
 #define SIPCALL_DOC_INITIAL_SIZE	(64 * 1024 * 1024)
 
