@@ -5,7 +5,7 @@
  *		checks, the invalidation triggers) and ratelimit_flusher.c (the
  *		background worker writing counters back to sipcall.rate_limits).
  *
- * Locking rules: see the header of ratelimit.c.  In short, an entry is
+ * Locking rules: see the header of ratelimit_shmem.c.  In short, an entry is
  * found under its partition's LWLock (shared), added or removed under it
  * (exclusive), and its counters are read and written under its spinlock.
  *
@@ -79,6 +79,11 @@ extern void sipcall_rl_unlock_all(void);
 extern void sipcall_rl_remove_entry(const RlKey *key, uint32 hash,
 									uint64 incarnation);
 extern void sipcall_rl_remove_all(void);
+extern void rl_remove_users(pg_uuid_t *users, int nusers);
+
+/* ratelimit.c */
+extern bool rl_shared_usable(void);
+extern bool rl_make_key(pg_uuid_t *user_id, text *endpoint, RlKey *key);
 
 /* ratelimit_flusher.c */
 extern void sipcall_ratelimit_register_flusher(void);

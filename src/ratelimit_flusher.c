@@ -15,7 +15,8 @@
  * A row is written only if its xmin is still the one the entry last saw (a
  * new row only if none exists and the user still exists).  Otherwise
  * somebody else changed it: the entry is dropped and the next check reloads
- * the row.  Locking rules are those of ratelimit.c.
+ * the row.  Locking rules are those of
+ * ratelimit_shmem.c.
  *
  * The flusher never waits for a row lock: a row somebody holds locked (an
  * operator's open UPDATE, an application's SELECT ... FOR UPDATE, an
