@@ -133,7 +133,7 @@ rl_check_args(int32 max_requests, int32 window_minutes)
 
 /* Build the hash key; false if the endpoint is too long for the hash. */
 bool
-rl_make_key(pg_uuid_t *user_id, text *endpoint, RlKey *key)
+sipcall_rl_make_key(pg_uuid_t *user_id, text *endpoint, RlKey *key)
 {
 	int			len = VARSIZE_ANY_EXHDR(endpoint);
 
@@ -204,7 +204,7 @@ rl_apply(RlEntry *entry, int32 max_requests, int32 window_minutes,
  * dropped and created again, the first check to notice empties the hash.
  */
 bool
-rl_shared_usable(void)
+sipcall_rl_shared_usable(void)
 {
 	if (sipcall_rl_shared == NULL)
 		return false;
@@ -574,7 +574,8 @@ sipcall_check_rate_limit(PG_FUNCTION_ARGS)
 	rl_check_args(max_requests, window_minutes);
 	now = GetCurrentTimestamp();
 
-	if (rl_shared_usable() && rl_make_key(user_id, endpoint, &key))
+	if (sipcall_rl_shared_usable() &&
+		sipcall_rl_make_key(user_id, endpoint, &key))
 	{
 		uint32		hash = get_hash_value(sipcall_rl_hash, &key);
 		LOCKTAG		tag;
@@ -667,7 +668,8 @@ sipcall_rate_limit_status(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	if (rl_shared_usable() && rl_make_key(user_id, endpoint, &key))
+	if (sipcall_rl_shared_usable() &&
+		sipcall_rl_make_key(user_id, endpoint, &key))
 	{
 		uint32		hash = get_hash_value(sipcall_rl_hash, &key);
 		LWLock	   *lock = sipcall_rl_partition_lock(hash);

@@ -79,11 +79,12 @@ extern void sipcall_rl_unlock_all(void);
 extern void sipcall_rl_remove_entry(const RlKey *key, uint32 hash,
 									uint64 incarnation);
 extern void sipcall_rl_remove_all(void);
-extern void rl_remove_users(pg_uuid_t *users, int nusers);
+extern void sipcall_rl_remove_users(pg_uuid_t *users, int nusers);
 
 /* ratelimit.c */
-extern bool rl_shared_usable(void);
-extern bool rl_make_key(pg_uuid_t *user_id, text *endpoint, RlKey *key);
+extern bool sipcall_rl_shared_usable(void);
+extern bool sipcall_rl_make_key(pg_uuid_t *user_id, text *endpoint,
+								RlKey *key);
 
 /* ratelimit_flusher.c */
 extern void sipcall_ratelimit_register_flusher(void);

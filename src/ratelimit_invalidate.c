@@ -115,7 +115,7 @@ rl_queue_tuple(HeapTuple tuple, TupleDesc desc)
 	d = heap_getattr(tuple, attendpoint, desc, &isnull);
 	if (isnull)
 		return;
-	if (rl_make_key(user_id, DatumGetTextPP(d), &key))
+	if (sipcall_rl_make_key(user_id, DatumGetTextPP(d), &key))
 		rl_queue(&key, false);
 }
 
@@ -147,7 +147,7 @@ sipcall_rate_limits_invalidate(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("trigger function \"rate_limits_invalidate\" takes no argument, or 'users' for a row trigger on \"sipcall.users\"")));
 
-	if (sipcall_rl_in_flusher || !rl_shared_usable())
+	if (sipcall_rl_in_flusher || !sipcall_rl_shared_usable())
 		return PointerGetDatum(NULL);
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
@@ -228,7 +228,7 @@ rl_xact_callback(XactEvent event, void *arg)
 									  get_hash_value(sipcall_rl_hash, &p->key));
 				}
 				if (nusers > 0)
-					rl_remove_users(users, nusers);
+					sipcall_rl_remove_users(users, nusers);
 			}
 			rl_pending = NIL;
 			rl_pending_all = false;

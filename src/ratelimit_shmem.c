@@ -210,7 +210,7 @@ rl_uuid_cmp(const void *a, const void *b)
  * over the hash, however many users.
  */
 void
-rl_remove_users(pg_uuid_t *users, int nusers)
+sipcall_rl_remove_users(pg_uuid_t *users, int nusers)
 {
 	HASH_SEQ_STATUS status;
 	RlEntry    *entry;
