@@ -23,6 +23,10 @@
  * Operator edits are handled by ratelimit_invalidate.c, the shared hash
  * and its locking rules by ratelimit_shmem.c.
  *
+ * Calls: ratelimit_shmem.c (the hash, its locks, waking the flusher),
+ * privileged.c and util.c (SPI as the extension's owner).  Never the
+ * flusher itself.
+ *
  * From the table path to the shared path.  A table-path check's increment
  * is uncommitted until the caller's transaction ends, and a loader's fresh
  * snapshot neither sees it nor waits for it.  So each key that could live
@@ -56,7 +60,6 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "storage/latch.h"
 #include "storage/lock.h"
 #include "storage/lwlock.h"
 #include "utils/builtins.h"
@@ -508,15 +511,8 @@ rl_shared_load_and_check(pg_uuid_t *user_id, text *endpoint, RlKey *key,
 											HASH_ENTER_NULL, &found);
 		if (entry == NULL)
 		{
-			Latch	   *latch;
-
 			LWLockRelease(lock);
-			pg_atomic_write_u32(&sipcall_rl_shared->need_evict, 1);
-			SpinLockAcquire(&sipcall_rl_shared->mutex);
-			latch = sipcall_rl_shared->flusher_latch;
-			SpinLockRelease(&sipcall_rl_shared->mutex);
-			if (latch)
-				SetLatch(latch);
+			sipcall_rl_ask_for_room();
 			return false;
 		}
 		if (!found)

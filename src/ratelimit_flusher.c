@@ -31,6 +31,11 @@
  * the like: privileged.c) and writes through
  * sipcall_privileged_enter(), as the extension's owner.
  *
+ * Calls: ratelimit_shmem.c (the hash, its locks, its latch), sets
+ * sipcall_rl_in_flusher (ratelimit_invalidate.c), and writes through
+ * privileged.c and util.c.  Nothing in the rate-limit family calls it;
+ * _PG_init() registers it (sipcall_ratelimit_flusher_register).
+ *
  * Copyright (c) 2026, the sipcall authors
  *
  * IDENTIFICATION
@@ -99,10 +104,17 @@ static MemoryContext flush_cxt = NULL;
 static void rl_flush(void);
 static void rl_evict(void);
 
+/*
+ * Called from _PG_init().  Only a preloaded library has shared counters to
+ * flush.
+ */
 void
-sipcall_ratelimit_register_flusher(void)
+sipcall_ratelimit_flusher_register(void)
 {
 	BackgroundWorker worker;
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
@@ -490,9 +502,7 @@ sipcall_ratelimit_flusher_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 
 	sipcall_rl_in_flusher = true;
-	SpinLockAcquire(&sipcall_rl_shared->mutex);
-	sipcall_rl_shared->flusher_latch = MyLatch;
-	SpinLockRelease(&sipcall_rl_shared->mutex);
+	sipcall_rl_set_flusher_latch(MyLatch);
 
 	/*
 	 * Connect only once a counter exists: counters live only in the
@@ -588,9 +598,7 @@ sipcall_ratelimit_flusher_main(Datum main_arg)
 	 * database, which the postmaster is stopping at the same time, to be
 	 * gone, then flush what they counted last.
 	 */
-	SpinLockAcquire(&sipcall_rl_shared->mutex);
-	sipcall_rl_shared->flusher_latch = NULL;
-	SpinLockRelease(&sipcall_rl_shared->mutex);
+	sipcall_rl_set_flusher_latch(NULL);
 	rl_flush();
 	for (waited = 0; waited < 5000 && CountDBConnections(MyDatabaseId) > 0;
 		 waited += 10)

@@ -14,6 +14,10 @@
  *
  * Locking rules are those of ratelimit_shmem.c.
  *
+ * Calls: ratelimit.c (sipcall_rl_shared_usable, sipcall_rl_make_key),
+ * ratelimit_shmem.c (removing entries) and privileged.c (the trigger's
+ * table check).  The flusher sets sipcall_rl_in_flusher.
+ *
  * Copyright (c) 2026, the sipcall authors
  *
  * IDENTIFICATION

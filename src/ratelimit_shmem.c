@@ -15,6 +15,10 @@
  * only if the partition's invalidation counter has not moved meanwhile,
  * so that an edit committed during the load is never lost.
  *
+ * Calls: nothing else of the rate-limit family.  The checks, the
+ * invalidation trigger and the flusher call this file; a check that finds
+ * the hash full wakes the flusher through sipcall_rl_ask_for_room().
+ *
  * Copyright (c) 2026, the sipcall authors
  *
  * IDENTIFICATION
@@ -26,6 +30,7 @@
 
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/hsearch.h"
@@ -50,8 +55,9 @@ static void rl_shmem_startup(void);
 /*---- set-up ----*/
 
 /*
- * Called from _PG_init().  Only a preloaded library gets shared memory and
- * the flusher; otherwise every check takes the table path.
+ * Called from _PG_init().  Only a preloaded library gets shared memory;
+ * otherwise every check takes the table path.  The flusher registers
+ * itself (sipcall_ratelimit_flusher_register).
  */
 void
 sipcall_ratelimit_init(void)
@@ -63,8 +69,6 @@ sipcall_ratelimit_init(void)
 	shmem_request_hook = rl_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = rl_shmem_startup;
-
-	sipcall_ratelimit_register_flusher();
 }
 
 static Size
@@ -177,6 +181,35 @@ sipcall_rl_remove_entry(const RlKey *key, uint32 hash, uint64 incarnation)
 		pg_atomic_fetch_sub_u32(&sipcall_rl_shared->nentries, 1);
 	}
 	LWLockRelease(lock);
+}
+
+/*
+ * Set (or, with NULL, clear) the latch the flusher waits on; only the
+ * flusher calls this.
+ */
+void
+sipcall_rl_set_flusher_latch(Latch *latch)
+{
+	SpinLockAcquire(&sipcall_rl_shared->mutex);
+	sipcall_rl_shared->flusher_latch = latch;
+	SpinLockRelease(&sipcall_rl_shared->mutex);
+}
+
+/*
+ * The hash is full: ask the flusher to make room, and wake it if it is
+ * running.
+ */
+void
+sipcall_rl_ask_for_room(void)
+{
+	Latch	   *latch;
+
+	pg_atomic_write_u32(&sipcall_rl_shared->need_evict, 1);
+	SpinLockAcquire(&sipcall_rl_shared->mutex);
+	latch = sipcall_rl_shared->flusher_latch;
+	SpinLockRelease(&sipcall_rl_shared->mutex);
+	if (latch)
+		SetLatch(latch);
 }
 
 /* Remove every entry (TRUNCATE, a new rate_limits table). */
