@@ -623,6 +623,62 @@ sipcall_check_rate_limit(PG_FUNCTION_ARGS)
 								  window_minutes, now));
 }
 
+/* What rate_limit_status() reads of a key. */
+typedef struct RlStatus
+{
+	bool		has_window;
+	TimestampTz window_start;
+	int32		count;
+	int32		minutes;
+	bool		has_minutes;	/* minutes is known */
+} RlStatus;
+
+/* Read a key's state: its shared entry if it has one, else its row. */
+static void
+rl_read_status(pg_uuid_t *user_id, text *endpoint, RlStatus *st)
+{
+	RlKey		key;
+	bool		from_shared = false;
+
+	memset(st, 0, sizeof(RlStatus));
+	if (sipcall_rl_shared_usable() &&
+		sipcall_rl_make_key(user_id, endpoint, &key))
+	{
+		uint32		hash = get_hash_value(sipcall_rl_hash, &key);
+		LWLock	   *lock = sipcall_rl_partition_lock(hash);
+		RlEntry    *entry;
+
+		LWLockAcquire(lock, LW_SHARED);
+		entry = hash_search_with_hash_value(sipcall_rl_hash, &key, hash,
+											HASH_FIND, NULL);
+		if (entry != NULL)
+		{
+			SpinLockAcquire(&entry->mutex);
+			from_shared = true;
+			st->has_window = entry->has_window;
+			st->window_start = entry->window_start;
+			st->count = entry->count;
+			st->minutes = entry->minutes;
+			st->has_minutes = true;
+			SpinLockRelease(&entry->mutex);
+		}
+		LWLockRelease(lock);
+	}
+
+	if (!from_shared)
+	{
+		/* the table holds the whole truth for this key */
+		RlLoaded	loaded;
+
+		rl_load_row(user_id, endpoint, &loaded);
+		st->has_window = loaded.has_window;
+		st->window_start = loaded.window_start;
+		st->count = loaded.count;
+		st->minutes = loaded.minutes;
+		st->has_minutes = loaded.has_row;
+	}
+}
+
 /*
  * rate_limit_status(user_id uuid, endpoint text,
  *					 max_requests integer DEFAULT NULL,
@@ -642,14 +698,8 @@ sipcall_rate_limit_status(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Datum		values[5];
 	bool		nulls[5];
-	RlKey		key;
-	bool		from_shared = false;
-	bool		has_window = false;
-	TimestampTz window_start = 0;
+	RlStatus	st;
 	TimestampTz reset_at = 0;
-	int32		count = 0;
-	int32		minutes = 0;
-	bool		has_minutes = false;
 	TimestampTz now = GetCurrentTimestamp();
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -664,67 +714,33 @@ sipcall_rate_limit_status(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	if (sipcall_rl_shared_usable() &&
-		sipcall_rl_make_key(user_id, endpoint, &key))
-	{
-		uint32		hash = get_hash_value(sipcall_rl_hash, &key);
-		LWLock	   *lock = sipcall_rl_partition_lock(hash);
-		RlEntry    *entry;
-
-		LWLockAcquire(lock, LW_SHARED);
-		entry = hash_search_with_hash_value(sipcall_rl_hash, &key, hash,
-											HASH_FIND, NULL);
-		if (entry != NULL)
-		{
-			SpinLockAcquire(&entry->mutex);
-			from_shared = true;
-			has_window = entry->has_window;
-			window_start = entry->window_start;
-			count = entry->count;
-			minutes = entry->minutes;
-			has_minutes = true;
-			SpinLockRelease(&entry->mutex);
-		}
-		LWLockRelease(lock);
-	}
-
-	if (!from_shared)
-	{
-		/* the table holds the whole truth for this key */
-		RlLoaded	loaded;
-
-		rl_load_row(user_id, endpoint, &loaded);
-		has_window = loaded.has_window;
-		window_start = loaded.window_start;
-		count = loaded.count;
-		minutes = loaded.minutes;
-		has_minutes = loaded.has_row;
-	}
+	rl_read_status(user_id, endpoint, &st);
 
 	if (!PG_ARGISNULL(3))
 	{
-		minutes = PG_GETARG_INT32(3);
-		has_minutes = true;
+		st.minutes = PG_GETARG_INT32(3);
+		st.has_minutes = true;
 	}
-	if (!has_minutes || minutes <= 0)
-		has_window = false;
-	if (has_window && !rl_window_live(window_start, minutes, now, &reset_at))
-		has_window = false;
-	if (!has_window)
-		count = 0;
+	if (!st.has_minutes || st.minutes <= 0)
+		st.has_window = false;
+	if (st.has_window &&
+		!rl_window_live(st.window_start, st.minutes, now, &reset_at))
+		st.has_window = false;
+	if (!st.has_window)
+		st.count = 0;
 
 	memset(nulls, 0, sizeof(nulls));
-	values[0] = Int32GetDatum(count);
-	values[1] = TimestampTzGetDatum(window_start);
-	nulls[1] = !has_window;
-	values[2] = Int32GetDatum(minutes);
-	nulls[2] = !has_minutes;
+	values[0] = Int32GetDatum(st.count);
+	values[1] = TimestampTzGetDatum(st.window_start);
+	nulls[1] = !st.has_window;
+	values[2] = Int32GetDatum(st.minutes);
+	nulls[2] = !st.has_minutes;
 	values[3] = TimestampTzGetDatum(reset_at);
-	nulls[3] = !has_window || TIMESTAMP_IS_NOEND(reset_at);
+	nulls[3] = !st.has_window || TIMESTAMP_IS_NOEND(reset_at);
 	if (PG_ARGISNULL(2))
 		nulls[4] = true;
 	else
-		values[4] = Int32GetDatum(Max(PG_GETARG_INT32(2) - count, 0));
+		values[4] = Int32GetDatum(Max(PG_GETARG_INT32(2) - st.count, 0));
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

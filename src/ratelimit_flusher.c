@@ -491,24 +491,14 @@ rl_evict(void)
 	}
 }
 
-void
-sipcall_ratelimit_flusher_main(Datum main_arg)
+/*
+ * Wait, unconnected, until a counter exists: counters live only in the
+ * database sipcall.database, so then it exists (and has sipcall).  Until
+ * then the database may well not exist yet.
+ */
+static void
+rl_wait_for_counters(void)
 {
-	TimestampTz next_flush;
-	int			waited;
-
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-	BackgroundWorkerUnblockSignals();
-
-	sipcall_rl_in_flusher = true;
-	sipcall_rl_set_flusher_latch(MyLatch);
-
-	/*
-	 * Connect only once a counter exists: counters live only in the
-	 * database sipcall.database, so then it exists (and has sipcall).
-	 * Until then the database may well not exist yet.
-	 */
 	while (pg_atomic_read_u32(&sipcall_rl_shared->nentries) == 0)
 	{
 		if (ShutdownRequestPending)
@@ -525,6 +515,61 @@ sipcall_ratelimit_flusher_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 	}
+}
+
+/* A flusher that died mid-flush left entries marked: write them again. */
+static void
+rl_unmark_flushing(void)
+{
+	HASH_SEQ_STATUS status;
+	RlEntry    *entry;
+
+	sipcall_rl_lock_all(LW_SHARED);
+	hash_seq_init(&status, sipcall_rl_hash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		SpinLockAcquire(&entry->mutex);
+		if (entry->flushing)
+		{
+			entry->flushing = false;
+			entry->dirty = true;
+		}
+		SpinLockRelease(&entry->mutex);
+	}
+	sipcall_rl_unlock_all();
+}
+
+/*
+ * Shutdown: flush, wait (at most 5 s) for the client backends of this
+ * database, which the postmaster is stopping at the same time, to be
+ * gone, then flush what they counted last.
+ */
+static void
+rl_flush_at_shutdown(void)
+{
+	int			waited;
+
+	sipcall_rl_set_flusher_latch(NULL);
+	rl_flush();
+	for (waited = 0; waited < 5000 && CountDBConnections(MyDatabaseId) > 0;
+		 waited += 10)
+		pg_usleep(10 * 1000L);
+	rl_flush();
+}
+
+void
+sipcall_ratelimit_flusher_main(Datum main_arg)
+{
+	TimestampTz next_flush;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+
+	sipcall_rl_in_flusher = true;
+	sipcall_rl_set_flusher_latch(MyLatch);
+
+	rl_wait_for_counters();
 	BackgroundWorkerInitializeConnection(sipcall_database, NULL, 0);
 	/* our own settings, not those ALTER DATABASE/ROLE ... SET gave */
 	sipcall_worker_pin_settings();
@@ -534,25 +579,7 @@ sipcall_ratelimit_flusher_main(Datum main_arg)
 									  "sipcall rate limit flush",
 									  ALLOCSET_DEFAULT_SIZES);
 
-	/* a flusher that died mid-flush left entries marked: write them again */
-	{
-		HASH_SEQ_STATUS status;
-		RlEntry    *entry;
-
-		sipcall_rl_lock_all(LW_SHARED);
-		hash_seq_init(&status, sipcall_rl_hash);
-		while ((entry = hash_seq_search(&status)) != NULL)
-		{
-			SpinLockAcquire(&entry->mutex);
-			if (entry->flushing)
-			{
-				entry->flushing = false;
-				entry->dirty = true;
-			}
-			SpinLockRelease(&entry->mutex);
-		}
-		sipcall_rl_unlock_all();
-	}
+	rl_unmark_flushing();
 
 	next_flush = GetCurrentTimestamp();
 	while (!ShutdownRequestPending)
@@ -593,16 +620,6 @@ sipcall_ratelimit_flusher_main(Datum main_arg)
 		}
 	}
 
-	/*
-	 * Shutdown: flush, wait (at most 5 s) for the client backends of this
-	 * database, which the postmaster is stopping at the same time, to be
-	 * gone, then flush what they counted last.
-	 */
-	sipcall_rl_set_flusher_latch(NULL);
-	rl_flush();
-	for (waited = 0; waited < 5000 && CountDBConnections(MyDatabaseId) > 0;
-		 waited += 10)
-		pg_usleep(10 * 1000L);
-	rl_flush();
+	rl_flush_at_shutdown();
 	proc_exit(0);
 }
