@@ -492,6 +492,28 @@ rl_evict(void)
 }
 
 /*
+ * Sleep on the latch for at most timeout_ms, then handle interrupts and a
+ * pending reload.
+ */
+static void
+rl_wait(long timeout_ms)
+{
+	(void) WaitLatch(MyLatch,
+					 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 timeout_ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	/* a cancel ends a flush (caught in rl_flush), never the worker */
+	sipcall_worker_forget_cancel();
+	CHECK_FOR_INTERRUPTS();
+
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+}
+
+/*
  * Wait, unconnected, until a counter exists: counters live only in the
  * database sipcall.database, so then it exists (and has sipcall).  Until
  * then the database may well not exist yet.
@@ -503,17 +525,7 @@ rl_wait_for_counters(void)
 	{
 		if (ShutdownRequestPending)
 			proc_exit(0);
-		(void) WaitLatch(MyLatch,
-						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 RL_FLUSH_INTERVAL_MS, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		sipcall_worker_forget_cancel();
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		rl_wait(RL_FLUSH_INTERVAL_MS);
 	}
 }
 
@@ -605,19 +617,7 @@ sipcall_ratelimit_flusher_main(Datum main_arg)
 		}
 
 		timeout = TimestampDifferenceMilliseconds(now, next_flush);
-		(void) WaitLatch(MyLatch,
-						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Max(timeout, 1), PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		/* a cancel ends a flush (caught in rl_flush), never the worker */
-		sipcall_worker_forget_cancel();
-		CHECK_FOR_INTERRUPTS();
-
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		rl_wait(Max(timeout, 1));
 	}
 
 	rl_flush_at_shutdown();
