@@ -88,7 +88,7 @@ extern void sipcall_crypto_act_for(Oid role);
 extern Interval *sipcall_config_retention(const char *key);
 extern int	sipcall_config_premake_months(void);
 
-/*---- ratelimit_*.c: check_rate_limit and its shared counters (ratelimit.h) ----*/
+/*---- ratelimit_*.c: check_rate_limit, shared counters (ratelimit.h) ----*/
 
 /* ratelimit_shmem.c: request the shared counters (preloaded only) */
 extern void sipcall_ratelimit_init(void);
