@@ -20,22 +20,12 @@
  *    worker defined in ratelimit_flusher.c, writes dirty counters back to
  *    rate_limits every RL_FLUSH_INTERVAL_MS, and once more on shutdown.
  *
- * Operator edits.  Triggers on rate_limits (and on users, for erasures
- * whose user had no row yet) queue the keys a transaction changes; when it
- * commits, their shared entries are removed, so the next check reloads the
- * committed row.  The flusher's own writes are not queued.  The flusher
- * writes a row only if its xmin is still the one it last saw (or, for a
- * new row, if none exists), so it never overwrites an operator's edit.
+ * Operator edits are handled by ratelimit_invalidate.c, the shared hash
+ * and its locking rules by ratelimit_shmem.c.
  *
- * Locking rules.  The hash is split into RL_PARTITIONS partitions, each
- * with its own LWLock (tranche "sipcall_ratelimit").  Finding an entry
- * needs its partition lock in shared mode; adding or removing one needs it
- * exclusively.  The counters of an entry are read and changed only under
- * the entry's spinlock, with its partition lock held in either mode.  When
- * several partition locks are taken, they are taken in ascending order.
- * A loader reads the table without any lock and then installs the entry
- * only if the partition's invalidation counter has not moved meanwhile,
- * so that an edit committed during the load is never lost.
+ * Calls: ratelimit_shmem.c (the hash, its locks, waking the flusher),
+ * privileged.c and util.c (SPI as the extension's owner).  Never the
+ * flusher itself.
  *
  * From the table path to the shared path.  A table-path check's increment
  * is uncommitted until the caller's transaction ends, and a loader's fresh
@@ -64,18 +54,14 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
-#include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "common/int.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "storage/ipc.h"
-#include "storage/latch.h"
 #include "storage/lock.h"
 #include "storage/lwlock.h"
-#include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
@@ -90,21 +76,9 @@
 
 PG_FUNCTION_INFO_V1(sipcall_check_rate_limit);
 PG_FUNCTION_INFO_V1(sipcall_rate_limit_status);
-PG_FUNCTION_INFO_V1(sipcall_rate_limits_invalidate);
 
 /* the advisory lock of a key: ('SIPR', hash of the key) */
 #define RL_LOCK_KEY1			0x53495052
-
-/*---- shared state ----*/
-
-RlShared   *sipcall_rl_shared = NULL;
-HTAB	   *sipcall_rl_hash = NULL;
-
-/* true in the flusher: its writes to rate_limits invalidate nothing */
-bool		sipcall_rl_in_flusher = false;
-
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /*---- per-backend caches ----*/
 
@@ -125,25 +99,8 @@ static SPIPlanPtr rl_table_plan = NULL;
 static SPIPlanPtr rl_load_plan = NULL;
 static SPIPlanPtr rl_user_plan = NULL;
 
-/* keys changed by this transaction, invalidated when it commits */
-typedef struct RlPending
-{
-	RlKey		key;
-	bool		whole_user;		/* every endpoint of key.user_id */
-	int			nest_level;
-} RlPending;
-
-static List *rl_pending = NIL;
-static bool rl_pending_all = false;
-static int	rl_pending_all_level = 0;
-static bool rl_xact_cb_registered = false;
-
 /*---- forward declarations ----*/
 
-static void rl_shmem_request(void);
-static void rl_shmem_startup(void);
-static bool rl_shared_usable(void);
-static bool rl_make_key(pg_uuid_t *user_id, text *endpoint, RlKey *key);
 static bool rl_apply(RlEntry *entry, int32 max_requests, int32 window_minutes,
 					 TimestampTz now);
 static bool rl_window_live(TimestampTz start, int32 minutes, TimestampTz now,
@@ -158,204 +115,7 @@ static void rl_key_locktag(LOCKTAG *tag, uint32 hash);
 static void rl_raise_unknown_user(void);
 static void rl_spi_begin(SipcallPrivileged *priv);
 static void rl_spi_end(SipcallPrivileged *priv);
-static void rl_remove_key(const RlKey *key, uint32 hash);
-static void rl_remove_users(pg_uuid_t *users, int nusers);
-static void rl_xact_callback(XactEvent event, void *arg);
-static void rl_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-								SubTransactionId parentSubid, void *arg);
 static void rl_relcache_callback(Datum arg, Oid relid);
-
-/*---- set-up ----*/
-
-/*
- * Called from _PG_init().  Only a preloaded library gets shared memory and
- * the flusher; otherwise every check takes the table path.
- */
-void
-sipcall_ratelimit_init(void)
-{
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = rl_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = rl_shmem_startup;
-
-	sipcall_ratelimit_register_flusher();
-}
-
-static Size
-rl_shmem_size(void)
-{
-	return add_size(MAXALIGN(sizeof(RlShared)),
-					hash_estimate_size(sipcall_ratelimit_max_entries,
-									   sizeof(RlEntry)));
-}
-
-static void
-rl_shmem_request(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(rl_shmem_size());
-	RequestNamedLWLockTranche(RL_TRANCHE_NAME, RL_PARTITIONS);
-}
-
-static void
-rl_shmem_startup(void)
-{
-	bool		found;
-	HASHCTL		info;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-
-	sipcall_rl_shared = ShmemInitStruct("sipcall rate limits",
-										sizeof(RlShared), &found);
-	if (!found)
-	{
-		int			i;
-
-		sipcall_rl_shared->locks = GetNamedLWLockTranche(RL_TRANCHE_NAME);
-		SpinLockInit(&sipcall_rl_shared->mutex);
-		sipcall_rl_shared->relid = InvalidOid;
-		sipcall_rl_shared->flusher_latch = NULL;
-		pg_atomic_init_u32(&sipcall_rl_shared->nentries, 0);
-		pg_atomic_init_u32(&sipcall_rl_shared->need_evict, 0);
-		pg_atomic_init_u64(&sipcall_rl_shared->next_incarnation, 1);
-		for (i = 0; i < RL_PARTITIONS; i++)
-			pg_atomic_init_u64(&sipcall_rl_shared->inval_counter[i], 0);
-	}
-
-	memset(&info, 0, sizeof(info));
-	info.keysize = sizeof(RlKey);
-	info.entrysize = sizeof(RlEntry);
-	info.num_partitions = RL_PARTITIONS;
-	sipcall_rl_hash = ShmemInitHash("sipcall rate limit hash",
-									sipcall_ratelimit_max_entries,
-									sipcall_ratelimit_max_entries,
-									&info,
-									HASH_ELEM | HASH_BLOBS | HASH_PARTITION |
-									HASH_FIXED_SIZE);
-
-	LWLockRelease(AddinShmemInitLock);
-}
-
-/*---- helpers shared with the flusher ----*/
-
-/* the partition lock of a hash code */
-LWLock *
-sipcall_rl_partition_lock(uint32 hash)
-{
-	return &sipcall_rl_shared->locks[hash % RL_PARTITIONS].lock;
-}
-
-/* lock every partition, in order */
-void
-sipcall_rl_lock_all(LWLockMode mode)
-{
-	int			i;
-
-	for (i = 0; i < RL_PARTITIONS; i++)
-		LWLockAcquire(&sipcall_rl_shared->locks[i].lock, mode);
-}
-
-void
-sipcall_rl_unlock_all(void)
-{
-	int			i;
-
-	for (i = RL_PARTITIONS - 1; i >= 0; i--)
-		LWLockRelease(&sipcall_rl_shared->locks[i].lock);
-}
-
-/*
- * Remove one entry (if it is there and, when incarnation is not 0, still the
- * same incarnation); its unflushed counts are dropped.  Bumps the
- * partition's invalidation counter, so that a load in progress retries.
- */
-void
-sipcall_rl_remove_entry(const RlKey *key, uint32 hash, uint64 incarnation)
-{
-	LWLock	   *lock = sipcall_rl_partition_lock(hash);
-	RlEntry    *entry;
-
-	LWLockAcquire(lock, LW_EXCLUSIVE);
-	pg_atomic_fetch_add_u64(&sipcall_rl_shared->inval_counter[hash % RL_PARTITIONS], 1);
-	entry = hash_search_with_hash_value(sipcall_rl_hash, key, hash,
-										HASH_FIND, NULL);
-	if (entry != NULL &&
-		(incarnation == 0 || entry->incarnation == incarnation))
-	{
-		hash_search_with_hash_value(sipcall_rl_hash, key, hash,
-									HASH_REMOVE, NULL);
-		pg_atomic_fetch_sub_u32(&sipcall_rl_shared->nentries, 1);
-	}
-	LWLockRelease(lock);
-}
-
-/* Remove every entry (TRUNCATE, a new rate_limits table). */
-void
-sipcall_rl_remove_all(void)
-{
-	HASH_SEQ_STATUS status;
-	RlEntry    *entry;
-	int			i;
-
-	sipcall_rl_lock_all(LW_EXCLUSIVE);
-	for (i = 0; i < RL_PARTITIONS; i++)
-		pg_atomic_fetch_add_u64(&sipcall_rl_shared->inval_counter[i], 1);
-	hash_seq_init(&status, sipcall_rl_hash);
-	while ((entry = hash_seq_search(&status)) != NULL)
-	{
-		hash_search(sipcall_rl_hash, &entry->key, HASH_REMOVE, NULL);
-		pg_atomic_fetch_sub_u32(&sipcall_rl_shared->nentries, 1);
-	}
-	sipcall_rl_unlock_all();
-}
-
-static void
-rl_remove_key(const RlKey *key, uint32 hash)
-{
-	sipcall_rl_remove_entry(key, hash, 0);
-}
-
-static int
-rl_uuid_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, sizeof(pg_uuid_t));
-}
-
-/*
- * Remove every entry of the given users (erased or renumbered): one pass
- * over the hash, however many users.
- */
-static void
-rl_remove_users(pg_uuid_t *users, int nusers)
-{
-	HASH_SEQ_STATUS status;
-	RlEntry    *entry;
-	int			i;
-
-	qsort(users, nusers, sizeof(pg_uuid_t), rl_uuid_cmp);
-	sipcall_rl_lock_all(LW_EXCLUSIVE);
-	for (i = 0; i < RL_PARTITIONS; i++)
-		pg_atomic_fetch_add_u64(&sipcall_rl_shared->inval_counter[i], 1);
-	hash_seq_init(&status, sipcall_rl_hash);
-	while ((entry = hash_seq_search(&status)) != NULL)
-	{
-		if (bsearch(&entry->key.user_id, users, nusers, sizeof(pg_uuid_t),
-					rl_uuid_cmp) != NULL)
-		{
-			hash_search(sipcall_rl_hash, &entry->key, HASH_REMOVE, NULL);
-			pg_atomic_fetch_sub_u32(&sipcall_rl_shared->nentries, 1);
-		}
-	}
-	sipcall_rl_unlock_all();
-}
 
 /*---- argument checks and keys ----*/
 
@@ -375,8 +135,8 @@ rl_check_args(int32 max_requests, int32 window_minutes)
 }
 
 /* Build the hash key; false if the endpoint is too long for the hash. */
-static bool
-rl_make_key(pg_uuid_t *user_id, text *endpoint, RlKey *key)
+bool
+sipcall_rl_make_key(pg_uuid_t *user_id, text *endpoint, RlKey *key)
 {
 	int			len = VARSIZE_ANY_EXHDR(endpoint);
 
@@ -446,8 +206,8 @@ rl_apply(RlEntry *entry, int32 max_requests, int32 window_minutes,
  * only the rate_limits table it was loaded from: when the extension is
  * dropped and created again, the first check to notice empties the hash.
  */
-static bool
-rl_shared_usable(void)
+bool
+sipcall_rl_shared_usable(void)
 {
 	if (sipcall_rl_shared == NULL)
 		return false;
@@ -751,15 +511,8 @@ rl_shared_load_and_check(pg_uuid_t *user_id, text *endpoint, RlKey *key,
 											HASH_ENTER_NULL, &found);
 		if (entry == NULL)
 		{
-			Latch	   *latch;
-
 			LWLockRelease(lock);
-			pg_atomic_write_u32(&sipcall_rl_shared->need_evict, 1);
-			SpinLockAcquire(&sipcall_rl_shared->mutex);
-			latch = sipcall_rl_shared->flusher_latch;
-			SpinLockRelease(&sipcall_rl_shared->mutex);
-			if (latch)
-				SetLatch(latch);
+			sipcall_rl_ask_for_room();
 			return false;
 		}
 		if (!found)
@@ -817,7 +570,8 @@ sipcall_check_rate_limit(PG_FUNCTION_ARGS)
 	rl_check_args(max_requests, window_minutes);
 	now = GetCurrentTimestamp();
 
-	if (rl_shared_usable() && rl_make_key(user_id, endpoint, &key))
+	if (sipcall_rl_shared_usable() &&
+		sipcall_rl_make_key(user_id, endpoint, &key))
 	{
 		uint32		hash = get_hash_value(sipcall_rl_hash, &key);
 		LOCKTAG		tag;
@@ -869,6 +623,62 @@ sipcall_check_rate_limit(PG_FUNCTION_ARGS)
 								  window_minutes, now));
 }
 
+/* What rate_limit_status() reads of a key. */
+typedef struct RlStatus
+{
+	bool		has_window;
+	TimestampTz window_start;
+	int32		count;
+	int32		minutes;
+	bool		has_minutes;	/* minutes is known */
+} RlStatus;
+
+/* Read a key's state: its shared entry if it has one, else its row. */
+static void
+rl_read_status(pg_uuid_t *user_id, text *endpoint, RlStatus *st)
+{
+	RlKey		key;
+	bool		from_shared = false;
+
+	memset(st, 0, sizeof(RlStatus));
+	if (sipcall_rl_shared_usable() &&
+		sipcall_rl_make_key(user_id, endpoint, &key))
+	{
+		uint32		hash = get_hash_value(sipcall_rl_hash, &key);
+		LWLock	   *lock = sipcall_rl_partition_lock(hash);
+		RlEntry    *entry;
+
+		LWLockAcquire(lock, LW_SHARED);
+		entry = hash_search_with_hash_value(sipcall_rl_hash, &key, hash,
+											HASH_FIND, NULL);
+		if (entry != NULL)
+		{
+			SpinLockAcquire(&entry->mutex);
+			from_shared = true;
+			st->has_window = entry->has_window;
+			st->window_start = entry->window_start;
+			st->count = entry->count;
+			st->minutes = entry->minutes;
+			st->has_minutes = true;
+			SpinLockRelease(&entry->mutex);
+		}
+		LWLockRelease(lock);
+	}
+
+	if (!from_shared)
+	{
+		/* the table holds the whole truth for this key */
+		RlLoaded	loaded;
+
+		rl_load_row(user_id, endpoint, &loaded);
+		st->has_window = loaded.has_window;
+		st->window_start = loaded.window_start;
+		st->count = loaded.count;
+		st->minutes = loaded.minutes;
+		st->has_minutes = loaded.has_row;
+	}
+}
+
 /*
  * rate_limit_status(user_id uuid, endpoint text,
  *					 max_requests integer DEFAULT NULL,
@@ -888,14 +698,8 @@ sipcall_rate_limit_status(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Datum		values[5];
 	bool		nulls[5];
-	RlKey		key;
-	bool		from_shared = false;
-	bool		has_window = false;
-	TimestampTz window_start = 0;
+	RlStatus	st;
 	TimestampTz reset_at = 0;
-	int32		count = 0;
-	int32		minutes = 0;
-	bool		has_minutes = false;
 	TimestampTz now = GetCurrentTimestamp();
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -910,280 +714,33 @@ sipcall_rate_limit_status(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	if (rl_shared_usable() && rl_make_key(user_id, endpoint, &key))
-	{
-		uint32		hash = get_hash_value(sipcall_rl_hash, &key);
-		LWLock	   *lock = sipcall_rl_partition_lock(hash);
-		RlEntry    *entry;
-
-		LWLockAcquire(lock, LW_SHARED);
-		entry = hash_search_with_hash_value(sipcall_rl_hash, &key, hash,
-											HASH_FIND, NULL);
-		if (entry != NULL)
-		{
-			SpinLockAcquire(&entry->mutex);
-			from_shared = true;
-			has_window = entry->has_window;
-			window_start = entry->window_start;
-			count = entry->count;
-			minutes = entry->minutes;
-			has_minutes = true;
-			SpinLockRelease(&entry->mutex);
-		}
-		LWLockRelease(lock);
-	}
-
-	if (!from_shared)
-	{
-		/* the table holds the whole truth for this key */
-		RlLoaded	loaded;
-
-		rl_load_row(user_id, endpoint, &loaded);
-		has_window = loaded.has_window;
-		window_start = loaded.window_start;
-		count = loaded.count;
-		minutes = loaded.minutes;
-		has_minutes = loaded.has_row;
-	}
+	rl_read_status(user_id, endpoint, &st);
 
 	if (!PG_ARGISNULL(3))
 	{
-		minutes = PG_GETARG_INT32(3);
-		has_minutes = true;
+		st.minutes = PG_GETARG_INT32(3);
+		st.has_minutes = true;
 	}
-	if (!has_minutes || minutes <= 0)
-		has_window = false;
-	if (has_window && !rl_window_live(window_start, minutes, now, &reset_at))
-		has_window = false;
-	if (!has_window)
-		count = 0;
+	if (!st.has_minutes || st.minutes <= 0)
+		st.has_window = false;
+	if (st.has_window &&
+		!rl_window_live(st.window_start, st.minutes, now, &reset_at))
+		st.has_window = false;
+	if (!st.has_window)
+		st.count = 0;
 
 	memset(nulls, 0, sizeof(nulls));
-	values[0] = Int32GetDatum(count);
-	values[1] = TimestampTzGetDatum(window_start);
-	nulls[1] = !has_window;
-	values[2] = Int32GetDatum(minutes);
-	nulls[2] = !has_minutes;
+	values[0] = Int32GetDatum(st.count);
+	values[1] = TimestampTzGetDatum(st.window_start);
+	nulls[1] = !st.has_window;
+	values[2] = Int32GetDatum(st.minutes);
+	nulls[2] = !st.has_minutes;
 	values[3] = TimestampTzGetDatum(reset_at);
-	nulls[3] = !has_window || TIMESTAMP_IS_NOEND(reset_at);
+	nulls[3] = !st.has_window || TIMESTAMP_IS_NOEND(reset_at);
 	if (PG_ARGISNULL(2))
 		nulls[4] = true;
 	else
-		values[4] = Int32GetDatum(Max(PG_GETARG_INT32(2) - count, 0));
+		values[4] = Int32GetDatum(Max(PG_GETARG_INT32(2) - st.count, 0));
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
-}
-
-/*---- invalidation on operator edits ----*/
-
-static void
-rl_register_callbacks(void)
-{
-	if (!rl_xact_cb_registered)
-	{
-		RegisterXactCallback(rl_xact_callback, NULL);
-		RegisterSubXactCallback(rl_subxact_callback, NULL);
-		rl_xact_cb_registered = true;
-	}
-}
-
-static void
-rl_queue(const RlKey *key, bool whole_user)
-{
-	MemoryContext oldcxt;
-	RlPending  *p;
-
-	rl_register_callbacks();
-	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
-	p = palloc(sizeof(RlPending));
-	p->key = *key;
-	p->whole_user = whole_user;
-	p->nest_level = GetCurrentTransactionNestLevel();
-	rl_pending = lappend(rl_pending, p);
-	MemoryContextSwitchTo(oldcxt);
-}
-
-static void
-rl_queue_tuple(HeapTuple tuple, TupleDesc desc)
-{
-	int			attuser = SPI_fnumber(desc, "user_id");
-	int			attendpoint = SPI_fnumber(desc, "endpoint");
-	bool		isnull;
-	Datum		d;
-	RlKey		key;
-	pg_uuid_t  *user_id;
-
-	if (attuser <= 0 || attendpoint <= 0)
-		elog(ERROR, "sipcall.rate_limits lacks column user_id or endpoint");
-	d = heap_getattr(tuple, attuser, desc, &isnull);
-	if (isnull)
-		return;
-	user_id = DatumGetUUIDP(d);
-	d = heap_getattr(tuple, attendpoint, desc, &isnull);
-	if (isnull)
-		return;
-	if (rl_make_key(user_id, DatumGetTextPP(d), &key))
-		rl_queue(&key, false);
-}
-
-/*
- * Trigger on rate_limits (row INSERT/UPDATE/DELETE, statement TRUNCATE)
- * and on users (row DELETE/UPDATE OF id, argument 'users'): remember what
- * changed; rl_xact_callback removes the entries when the change commits.
- */
-Datum
-sipcall_rate_limits_invalidate(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	TupleDesc	desc;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"rate_limits_invalidate\" must be called as a trigger")));
-	if (trigdata->tg_trigger->tgnargs == 0)
-		sipcall_trigger_check_table(trigdata, "rate_limits_invalidate",
-									"rate_limits");
-	else if (trigdata->tg_trigger->tgnargs == 1 &&
-			 strcmp(trigdata->tg_trigger->tgargs[0], "users") == 0 &&
-			 TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
-		sipcall_trigger_check_table(trigdata, "rate_limits_invalidate",
-									"users");
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("trigger function \"rate_limits_invalidate\" takes no argument, or 'users' for a row trigger on \"sipcall.users\"")));
-
-	if (sipcall_rl_in_flusher || !rl_shared_usable())
-		return PointerGetDatum(NULL);
-
-	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
-	{
-		if (!rl_pending_all)
-			rl_pending_all_level = GetCurrentTransactionNestLevel();
-		rl_pending_all = true;
-		rl_register_callbacks();
-		return PointerGetDatum(NULL);
-	}
-	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
-		return PointerGetDatum(NULL);
-
-	desc = RelationGetDescr(trigdata->tg_relation);
-	if (trigdata->tg_trigger->tgnargs > 0 &&
-		strcmp(trigdata->tg_trigger->tgargs[0], "users") == 0)
-	{
-		int			attid = SPI_fnumber(desc, "id");
-		bool		isnull;
-		Datum		d;
-		RlKey		key;
-
-		if (attid <= 0)
-			elog(ERROR, "sipcall.users lacks column id");
-		d = heap_getattr(trigdata->tg_trigtuple, attid, desc, &isnull);
-		if (!isnull)
-		{
-			memset(&key, 0, sizeof(key));
-			memcpy(&key.user_id, DatumGetUUIDP(d), sizeof(pg_uuid_t));
-			rl_queue(&key, true);
-		}
-		return PointerGetDatum(NULL);
-	}
-
-	/* the old row for UPDATE/DELETE, the new one for INSERT/UPDATE */
-	rl_queue_tuple(trigdata->tg_trigtuple, desc);
-	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-		rl_queue_tuple(trigdata->tg_newtuple, desc);
-	return PointerGetDatum(NULL);
-}
-
-static void
-rl_xact_callback(XactEvent event, void *arg)
-{
-	ListCell   *lc;
-
-	switch (event)
-	{
-		case XACT_EVENT_PRE_PREPARE:
-			if (rl_pending != NIL || rl_pending_all)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot prepare a transaction that changed \"sipcall.rate_limits\" or \"sipcall.users\""),
-						 errdetail("The rate limit counters in shared memory are refreshed when such a transaction commits.")));
-			break;
-		case XACT_EVENT_COMMIT:
-			/* the changes are visible now: drop the stale entries */
-			if (sipcall_rl_shared != NULL && rl_pending_all)
-				sipcall_rl_remove_all();
-			else if (sipcall_rl_shared != NULL && rl_pending != NIL)
-			{
-				pg_uuid_t  *users = NULL;
-				int			nusers = 0;
-
-				foreach(lc, rl_pending)
-				{
-					RlPending  *p = (RlPending *) lfirst(lc);
-
-					if (p->whole_user)
-					{
-						if (users == NULL)
-							users = MemoryContextAlloc(TopTransactionContext,
-													   list_length(rl_pending) * sizeof(pg_uuid_t));
-						users[nusers++] = p->key.user_id;
-					}
-					else
-						rl_remove_key(&p->key,
-									  get_hash_value(sipcall_rl_hash, &p->key));
-				}
-				if (nusers > 0)
-					rl_remove_users(users, nusers);
-			}
-			rl_pending = NIL;
-			rl_pending_all = false;
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-		case XACT_EVENT_PARALLEL_COMMIT:
-			rl_pending = NIL;
-			rl_pending_all = false;
-			break;
-		default:
-			break;
-	}
-}
-
-/* Forget what an aborted subtransaction queued; hand up what a committed one did. */
-static void
-rl_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-					SubTransactionId parentSubid, void *arg)
-{
-	int			level = GetCurrentTransactionNestLevel();
-	ListCell   *lc;
-
-	if (rl_pending == NIL && !rl_pending_all)
-		return;
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-	{
-		foreach(lc, rl_pending)
-		{
-			RlPending  *p = (RlPending *) lfirst(lc);
-
-			if (p->nest_level >= level)
-				rl_pending = foreach_delete_current(rl_pending, lc);
-		}
-		if (rl_pending_all && rl_pending_all_level >= level)
-			rl_pending_all = false;
-	}
-	else if (event == SUBXACT_EVENT_COMMIT_SUB)
-	{
-		foreach(lc, rl_pending)
-		{
-			RlPending  *p = (RlPending *) lfirst(lc);
-
-			if (p->nest_level >= level)
-				p->nest_level = level - 1;
-		}
-		if (rl_pending_all && rl_pending_all_level >= level)
-			rl_pending_all_level = level - 1;
-	}
 }

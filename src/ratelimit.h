@@ -1,11 +1,19 @@
 /*-------------------------------------------------------------------------
  *
  * ratelimit.h
- *		Shared-memory layout of the rate limiter, used by ratelimit.c (the
- *		checks, the invalidation triggers) and ratelimit_flusher.c (the
- *		background worker writing counters back to sipcall.rate_limits).
+ *		What the rate limiter's files share: the shared-memory layout and
+ *		the functions each file offers the others.  The family:
  *
- * Locking rules: see the header of ratelimit.c.  In short, an entry is
+ *		ratelimit_shmem.c		shared memory, the hash and its locks
+ *		ratelimit.c				the checks (table path, shared path, SQL)
+ *		ratelimit_invalidate.c	the invalidation trigger, xact callbacks
+ *		ratelimit_flusher.c		the background worker writing counters back
+ *								to sipcall.rate_limits
+ *
+ * Calls go one way only: flusher -> invalidate -> checks -> shmem (each
+ * may skip a step); shmem calls none of them.
+ *
+ * Locking rules: see the header of ratelimit_shmem.c.  In short, an entry is
  * found under its partition's LWLock (shared), added or removed under it
  * (exclusive), and its counters are read and written under its spinlock.
  *
@@ -26,6 +34,8 @@
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
+
+/*---- the shared-memory layout (created by ratelimit_shmem.c) ----*/
 
 /* endpoints up to this many bytes live in shared memory */
 #define RL_ENDPOINT_LEN			64
@@ -69,9 +79,10 @@ typedef struct RlShared
 	pg_atomic_uint64 inval_counter[RL_PARTITIONS];
 } RlShared;
 
+/*---- ratelimit_shmem.c: the shared hash, its locks, removing entries ----*/
+
 extern RlShared *sipcall_rl_shared;
 extern HTAB *sipcall_rl_hash;
-extern bool sipcall_rl_in_flusher;
 
 extern LWLock *sipcall_rl_partition_lock(uint32 hash);
 extern void sipcall_rl_lock_all(LWLockMode mode);
@@ -79,8 +90,24 @@ extern void sipcall_rl_unlock_all(void);
 extern void sipcall_rl_remove_entry(const RlKey *key, uint32 hash,
 									uint64 incarnation);
 extern void sipcall_rl_remove_all(void);
+extern void sipcall_rl_remove_users(pg_uuid_t *users, int nusers);
+extern void sipcall_rl_set_flusher_latch(Latch *latch);
+extern void sipcall_rl_ask_for_room(void);
 
-/* ratelimit_flusher.c */
-extern void sipcall_ratelimit_register_flusher(void);
+/*---- ratelimit.c: the checks ----*/
+
+extern bool sipcall_rl_shared_usable(void);
+extern bool sipcall_rl_make_key(pg_uuid_t *user_id, text *endpoint,
+								RlKey *key);
+
+/*---- ratelimit_invalidate.c: the invalidation trigger ----*/
+
+/* true in the flusher: its writes to rate_limits invalidate nothing */
+extern bool sipcall_rl_in_flusher;
+
+/*
+ * ratelimit_flusher.c shares nothing within the family; _PG_init() calls
+ * its sipcall_ratelimit_flusher_register() (sipcall.h).
+ */
 
 #endif							/* SIPCALL_RATELIMIT_H */

@@ -15,7 +15,8 @@
  * A row is written only if its xmin is still the one the entry last saw (a
  * new row only if none exists and the user still exists).  Otherwise
  * somebody else changed it: the entry is dropped and the next check reloads
- * the row.  Locking rules are those of ratelimit.c.
+ * the row.  Locking rules are those of
+ * ratelimit_shmem.c.
  *
  * The flusher never waits for a row lock: a row somebody holds locked (an
  * operator's open UPDATE, an application's SELECT ... FOR UPDATE, an
@@ -29,6 +30,11 @@
  * settings the database's owner could give it (search_path, timeouts and
  * the like: privileged.c) and writes through
  * sipcall_privileged_enter(), as the extension's owner.
+ *
+ * Calls: ratelimit_shmem.c (the hash, its locks, its latch), sets
+ * sipcall_rl_in_flusher (ratelimit_invalidate.c), and writes through
+ * privileged.c and util.c.  Nothing in the rate-limit family calls it;
+ * _PG_init() registers it (sipcall_ratelimit_flusher_register).
  *
  * Copyright (c) 2026, the sipcall authors
  *
@@ -98,10 +104,17 @@ static MemoryContext flush_cxt = NULL;
 static void rl_flush(void);
 static void rl_evict(void);
 
+/*
+ * Called from _PG_init().  Only a preloaded library has shared counters to
+ * flush.
+ */
 void
-sipcall_ratelimit_register_flusher(void)
+sipcall_ratelimit_flusher_register(void)
 {
 	BackgroundWorker worker;
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
@@ -478,42 +491,97 @@ rl_evict(void)
 	}
 }
 
+/*
+ * Sleep on the latch for at most timeout_ms, then handle interrupts and a
+ * pending reload.
+ */
+static void
+rl_wait(long timeout_ms)
+{
+	(void) WaitLatch(MyLatch,
+					 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 timeout_ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	/* a cancel ends a flush (caught in rl_flush), never the worker */
+	sipcall_worker_forget_cancel();
+	CHECK_FOR_INTERRUPTS();
+
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+}
+
+/*
+ * Wait, unconnected, until a counter exists: counters live only in the
+ * database sipcall.database, so then it exists (and has sipcall).  Until
+ * then the database may well not exist yet.
+ */
+static void
+rl_wait_for_counters(void)
+{
+	while (pg_atomic_read_u32(&sipcall_rl_shared->nentries) == 0)
+	{
+		if (ShutdownRequestPending)
+			proc_exit(0);
+		rl_wait(RL_FLUSH_INTERVAL_MS);
+	}
+}
+
+/* A flusher that died mid-flush left entries marked: write them again. */
+static void
+rl_unmark_flushing(void)
+{
+	HASH_SEQ_STATUS status;
+	RlEntry    *entry;
+
+	sipcall_rl_lock_all(LW_SHARED);
+	hash_seq_init(&status, sipcall_rl_hash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		SpinLockAcquire(&entry->mutex);
+		if (entry->flushing)
+		{
+			entry->flushing = false;
+			entry->dirty = true;
+		}
+		SpinLockRelease(&entry->mutex);
+	}
+	sipcall_rl_unlock_all();
+}
+
+/*
+ * Shutdown: flush, wait (at most 5 s) for the client backends of this
+ * database, which the postmaster is stopping at the same time, to be
+ * gone, then flush what they counted last.
+ */
+static void
+rl_flush_at_shutdown(void)
+{
+	int			waited;
+
+	sipcall_rl_set_flusher_latch(NULL);
+	rl_flush();
+	for (waited = 0; waited < 5000 && CountDBConnections(MyDatabaseId) > 0;
+		 waited += 10)
+		pg_usleep(10 * 1000L);
+	rl_flush();
+}
+
 void
 sipcall_ratelimit_flusher_main(Datum main_arg)
 {
 	TimestampTz next_flush;
-	int			waited;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	BackgroundWorkerUnblockSignals();
 
 	sipcall_rl_in_flusher = true;
-	SpinLockAcquire(&sipcall_rl_shared->mutex);
-	sipcall_rl_shared->flusher_latch = MyLatch;
-	SpinLockRelease(&sipcall_rl_shared->mutex);
+	sipcall_rl_set_flusher_latch(MyLatch);
 
-	/*
-	 * Connect only once a counter exists: counters live only in the
-	 * database sipcall.database, so then it exists (and has sipcall).
-	 * Until then the database may well not exist yet.
-	 */
-	while (pg_atomic_read_u32(&sipcall_rl_shared->nentries) == 0)
-	{
-		if (ShutdownRequestPending)
-			proc_exit(0);
-		(void) WaitLatch(MyLatch,
-						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 RL_FLUSH_INTERVAL_MS, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		sipcall_worker_forget_cancel();
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-	}
+	rl_wait_for_counters();
 	BackgroundWorkerInitializeConnection(sipcall_database, NULL, 0);
 	/* our own settings, not those ALTER DATABASE/ROLE ... SET gave */
 	sipcall_worker_pin_settings();
@@ -523,25 +591,7 @@ sipcall_ratelimit_flusher_main(Datum main_arg)
 									  "sipcall rate limit flush",
 									  ALLOCSET_DEFAULT_SIZES);
 
-	/* a flusher that died mid-flush left entries marked: write them again */
-	{
-		HASH_SEQ_STATUS status;
-		RlEntry    *entry;
-
-		sipcall_rl_lock_all(LW_SHARED);
-		hash_seq_init(&status, sipcall_rl_hash);
-		while ((entry = hash_seq_search(&status)) != NULL)
-		{
-			SpinLockAcquire(&entry->mutex);
-			if (entry->flushing)
-			{
-				entry->flushing = false;
-				entry->dirty = true;
-			}
-			SpinLockRelease(&entry->mutex);
-		}
-		sipcall_rl_unlock_all();
-	}
+	rl_unmark_flushing();
 
 	next_flush = GetCurrentTimestamp();
 	while (!ShutdownRequestPending)
@@ -567,33 +617,9 @@ sipcall_ratelimit_flusher_main(Datum main_arg)
 		}
 
 		timeout = TimestampDifferenceMilliseconds(now, next_flush);
-		(void) WaitLatch(MyLatch,
-						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Max(timeout, 1), PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		/* a cancel ends a flush (caught in rl_flush), never the worker */
-		sipcall_worker_forget_cancel();
-		CHECK_FOR_INTERRUPTS();
-
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		rl_wait(Max(timeout, 1));
 	}
 
-	/*
-	 * Shutdown: flush, wait (at most 5 s) for the client backends of this
-	 * database, which the postmaster is stopping at the same time, to be
-	 * gone, then flush what they counted last.
-	 */
-	SpinLockAcquire(&sipcall_rl_shared->mutex);
-	sipcall_rl_shared->flusher_latch = NULL;
-	SpinLockRelease(&sipcall_rl_shared->mutex);
-	rl_flush();
-	for (waited = 0; waited < 5000 && CountDBConnections(MyDatabaseId) > 0;
-		 waited += 10)
-		pg_usleep(10 * 1000L);
-	rl_flush();
+	rl_flush_at_shutdown();
 	proc_exit(0);
 }

@@ -34,5 +34,6 @@ _PG_init(void)
 	sipcall_guc_init();
 	sipcall_crypto_init();
 	sipcall_ratelimit_init();
+	sipcall_ratelimit_flusher_register();
 	sipcall_worker_init();
 }

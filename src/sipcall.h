@@ -88,9 +88,12 @@ extern void sipcall_crypto_act_for(Oid role);
 extern Interval *sipcall_config_retention(const char *key);
 extern int	sipcall_config_premake_months(void);
 
-/*---- ratelimit.c: check_rate_limit, shared counters and their flusher ----*/
+/*---- ratelimit_*.c: check_rate_limit, shared counters (ratelimit.h) ----*/
 
+/* ratelimit_shmem.c: request the shared counters (preloaded only) */
 extern void sipcall_ratelimit_init(void);
+/* ratelimit_flusher.c: register the worker that flushes them */
+extern void sipcall_ratelimit_flusher_register(void);
 
 /*---- summary.c: change tracking and the incremental daily summary ----*/
 
