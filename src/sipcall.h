@@ -46,7 +46,6 @@ extern Oid	sipcall_extension_oid(bool missing_ok);
 extern Oid	sipcall_extension_schema(const char *extname);
 extern Oid	sipcall_schema_oid(bool missing_ok);
 extern Oid	sipcall_relid(const char *relname, bool missing_ok);
-extern Jsonb *sipcall_config_value(const char *key);
 extern void sipcall_extension_owner(Oid *owner, Oid *nspoid);
 extern uint64 sipcall_spi_exec(const char *sql, int nargs, Oid *argtypes,
 							   Datum *values, const char *nulls, int expected);
@@ -55,6 +54,18 @@ extern struct _SPI_plan *sipcall_spi_keep_plan(const char *sql, int nargs,
 											   int cursor_options);
 extern void sipcall_report_and_abort(void);
 extern bool sipcall_lock_in_time(Oid *relids, int nrels, LOCKMODE mode);
+
+/*---- settings.c: system_config, its reader and its keys ----*/
+
+#define KEY_RETENTION_CALL_EVENTS	"retention.call_events"
+#define KEY_RETENTION_AUDIT_LOGS	"retention.audit_logs"
+#define KEY_RETENTION_CALLS			"retention.calls"
+#define KEY_PREMAKE_MONTHS			"partition.premake_months"
+
+extern Jsonb *sipcall_config_value(const char *key);
+/* the retention configured for a 'retention.*' key; NULL: keep forever */
+extern Interval *sipcall_config_retention(const char *key);
+extern int	sipcall_config_premake_months(void);
 
 /*---- jsontime.c: a timestamptz as to_jsonb() writes it ----*/
 
@@ -82,11 +93,6 @@ extern Oid	sipcall_make_partition(SipcallManagedTable table, DateADT for_date);
 extern void sipcall_crypto_init(void);
 extern void sipcall_crypto_act_for(Oid role);
 
-/*---- retention.c: retention settings and cleanup ----*/
-
-/* the retention configured for a 'retention.*' key; NULL: keep forever */
-extern Interval *sipcall_config_retention(const char *key);
-extern int	sipcall_config_premake_months(void);
 
 /*---- ratelimit.c: check_rate_limit, shared counters and their flusher ----*/
 

@@ -125,66 +125,6 @@ sipcall_relid(const char *relname, bool missing_ok)
 }
 
 /*
- * The config_value of key in system_config, or NULL when there is no such
- * row.  Read directly, whoever the caller is (the table is sipcall's own);
- * the result lives in the caller's memory context.
- */
-Jsonb *
-sipcall_config_value(const char *key)
-{
-	Oid			relid = sipcall_relid("system_config", false);
-	Relation	rel;
-	TableScanDesc scan;
-	TupleTableSlot *slot;
-	ScanKeyData skey;
-	Snapshot	snapshot;
-	AttrNumber	keyatt = get_attnum(relid, "config_key");
-	AttrNumber	valatt = get_attnum(relid, "config_value");
-	Jsonb	   *result = NULL;
-
-	if (keyatt == InvalidAttrNumber || valatt == InvalidAttrNumber)
-		elog(ERROR, "table system_config of sipcall lacks its columns");
-
-	/*
-	 * A scan of the table itself (a page or two), not a query: in a new
-	 * connection, parsing and planning one cost more than the rest of a
-	 * cleanup that finds nothing to do.
-	 */
-	rel = table_open(relid, AccessShareLock);
-
-	/*
-	 * The latest snapshot, so that a change committed since the
-	 * transaction's snapshot counts; but a parallel operation (the leader
-	 * or a worker running a PARALLEL SAFE function such as encrypt_data)
-	 * may not take one, and reads with the query's snapshot instead.
-	 */
-	if (IsInParallelMode())
-		snapshot = RegisterSnapshot(ActiveSnapshotSet() ?
-									GetActiveSnapshot() :
-									GetTransactionSnapshot());
-	else
-		snapshot = RegisterSnapshot(GetLatestSnapshot());
-	ScanKeyInit(&skey, keyatt, BTEqualStrategyNumber, F_TEXTEQ,
-				CStringGetTextDatum(key));
-	scan = table_beginscan(rel, snapshot, 1, &skey);
-	slot = table_slot_create(rel, NULL);
-	if (table_scan_getnextslot(scan, ForwardScanDirection, slot))
-	{
-		bool		isnull;
-		Datum		d = slot_getattr(slot, valatt, &isnull);
-
-		/* a copy: the datum points into a buffer released below */
-		if (!isnull)
-			result = DatumGetJsonbPCopy(d);
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	table_endscan(scan);
-	UnregisterSnapshot(snapshot);
-	table_close(rel, AccessShareLock);
-	return result;
-}
-
-/*
  * The owner and the schema of sipcall (which must be created here).
  */
 void
