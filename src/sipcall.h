@@ -49,6 +49,8 @@ extern Oid	sipcall_relid(const char *relname, bool missing_ok);
 extern void sipcall_extension_owner(Oid *owner, Oid *nspoid);
 extern uint64 sipcall_spi_exec(const char *sql, int nargs, Oid *argtypes,
 							   Datum *values, const char *nulls, int expected);
+extern int64 sipcall_spi_count(const char *sql, TimestampTz cutoff,
+							   bool with_cutoff);
 extern struct _SPI_plan *sipcall_spi_keep_plan(const char *sql, int nargs,
 											   Oid *argtypes,
 											   int cursor_options);
@@ -93,6 +95,10 @@ extern Oid	sipcall_make_partition(SipcallManagedTable table, DateADT for_date);
 extern void sipcall_crypto_init(void);
 extern void sipcall_crypto_act_for(Oid role);
 
+
+/*---- rowcount.c: exact row counts ----*/
+
+extern int64 sipcall_count_rows(Oid relid, const char *qname);
 
 /*---- ratelimit.c: check_rate_limit, shared counters and their flusher ----*/
 

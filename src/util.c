@@ -27,6 +27,7 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
@@ -151,6 +152,36 @@ sipcall_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 			 SPI_result_code_string(ret), SPI_result_code_string(expected),
 			 sql);
 	return SPI_processed;
+}
+
+/*
+ * Run sql (a statement yielding one count, or a DELETE/UPDATE/SELECT whose
+ * processed rows are the count) with $1 = cutoff; return the count.
+ */
+int64
+sipcall_spi_count(const char *sql, TimestampTz cutoff, bool with_cutoff)
+{
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		args[1];
+	int			ret;
+
+	args[0] = TimestampTzGetDatum(cutoff);
+	ret = SPI_execute_with_args(sql, with_cutoff ? 1 : 0, argtypes, args,
+								NULL, false, 0);
+	if (ret == SPI_OK_DELETE || ret == SPI_OK_UPDATE)
+		return (int64) SPI_processed;
+	if (ret == SPI_OK_SELECT && SPI_processed == 1 &&
+		SPI_tuptable->tupdesc->natts == 1 &&
+		SPI_tuptable->tupdesc->attrs[0].atttypid == INT8OID)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 1, &isnull);
+
+		return isnull ? 0 : DatumGetInt64(d);
+	}
+	elog(ERROR, "unexpected result %s of: %s", SPI_result_code_string(ret), sql);
+	return 0;					/* keep compiler quiet */
 }
 
 /*
