@@ -40,6 +40,7 @@
 
 #include "access/table.h"
 #include "catalog/partition.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -53,6 +54,8 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "privileged.h"
 #include "sipcall.h"
@@ -82,6 +85,48 @@ sipcall_managed_table(Oid relid)
 		if (relid == sipcall_relid(sipcall_managed_names[i], true))
 			return i;
 	return -1;
+}
+
+/*
+ * The bounds of partition relid, from pg_class.relpartbound.  Infinite
+ * (MINVALUE, MAXVALUE) bounds are flagged.
+ */
+void
+sipcall_partition_bounds(Oid relid, bool *is_default, TimestampTz *lower, bool *lower_inf,
+			TimestampTz *upper, bool *upper_inf)
+{
+	HeapTuple	tuple;
+	Datum		d;
+	bool		isnull;
+	PartitionBoundSpec *spec;
+	PartitionRangeDatum *lo;
+	PartitionRangeDatum *hi;
+
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	d = SysCacheGetAttr(RELOID, tuple, Anum_pg_class_relpartbound, &isnull);
+	if (isnull)
+		elog(ERROR, "relation %u has no partition bound", relid);
+	spec = castNode(PartitionBoundSpec, stringToNode(TextDatumGetCString(d)));
+	ReleaseSysCache(tuple);
+
+	*is_default = spec->is_default;
+	if (spec->is_default)
+		return;
+	if (spec->strategy != PARTITION_STRATEGY_RANGE ||
+		list_length(spec->lowerdatums) != 1 ||
+		list_length(spec->upperdatums) != 1)
+		elog(ERROR, "partition %u is not a range partition on one column", relid);
+
+	lo = castNode(PartitionRangeDatum, linitial(spec->lowerdatums));
+	hi = castNode(PartitionRangeDatum, linitial(spec->upperdatums));
+	*lower_inf = lo->kind != PARTITION_RANGE_DATUM_VALUE;
+	*upper_inf = hi->kind != PARTITION_RANGE_DATUM_VALUE;
+	if (!*lower_inf)
+		*lower = DatumGetTimestampTz(castNode(Const, lo->value)->constvalue);
+	if (!*upper_inf)
+		*upper = DatumGetTimestampTz(castNode(Const, hi->value)->constvalue);
 }
 
 /*

@@ -107,57 +107,10 @@ typedef struct ExpiredPart
 	int64		rows;			/* rows removed from it */
 } ExpiredPart;
 
-static void part_bounds(Oid relid, bool *is_default,
-						TimestampTz *lower, bool *lower_inf,
-						TimestampTz *upper, bool *upper_inf);
 static int64 trim_parts(ExpiredPart *parts, int nparts, bool whole,
 						const char *key, TimestampTz cutoff);
 static int64 retention_run(SipcallManagedTable table, TimestampTz cutoff);
 static int32 cleanup(SipcallManagedTable table, const char *key);
-
-/*---- partitions and locks ----*/
-
-/*
- * The bounds of partition relid, from pg_class.relpartbound.  Infinite
- * (MINVALUE, MAXVALUE) bounds are flagged.
- */
-static void
-part_bounds(Oid relid, bool *is_default, TimestampTz *lower, bool *lower_inf,
-			TimestampTz *upper, bool *upper_inf)
-{
-	HeapTuple	tuple;
-	Datum		d;
-	bool		isnull;
-	PartitionBoundSpec *spec;
-	PartitionRangeDatum *lo;
-	PartitionRangeDatum *hi;
-
-	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	d = SysCacheGetAttr(RELOID, tuple, Anum_pg_class_relpartbound, &isnull);
-	if (isnull)
-		elog(ERROR, "relation %u has no partition bound", relid);
-	spec = castNode(PartitionBoundSpec, stringToNode(TextDatumGetCString(d)));
-	ReleaseSysCache(tuple);
-
-	*is_default = spec->is_default;
-	if (spec->is_default)
-		return;
-	if (spec->strategy != PARTITION_STRATEGY_RANGE ||
-		list_length(spec->lowerdatums) != 1 ||
-		list_length(spec->upperdatums) != 1)
-		elog(ERROR, "partition %u is not a range partition on one column", relid);
-
-	lo = castNode(PartitionRangeDatum, linitial(spec->lowerdatums));
-	hi = castNode(PartitionRangeDatum, linitial(spec->upperdatums));
-	*lower_inf = lo->kind != PARTITION_RANGE_DATUM_VALUE;
-	*upper_inf = hi->kind != PARTITION_RANGE_DATUM_VALUE;
-	if (!*lower_inf)
-		*lower = DatumGetTimestampTz(castNode(Const, lo->value)->constvalue);
-	if (!*upper_inf)
-		*upper = DatumGetTimestampTz(castNode(Const, hi->value)->constvalue);
-}
 
 /*
  * Delete the rows older than cutoff from those of parts whose "whole" flag
@@ -225,7 +178,7 @@ retention_run(SipcallManagedTable table, TimestampTz cutoff)
 		bool		upper_inf = false;
 		ExpiredPart *p = &parts[nparts];
 
-		part_bounds(relid, &is_default, &lower, &lower_inf, &upper, &upper_inf);
+		sipcall_partition_bounds(relid, &is_default, &lower, &lower_inf, &upper, &upper_inf);
 		if (!is_default && !upper_inf && upper <= cutoff)
 			p->whole = true;
 		else if (is_default || lower_inf || lower < cutoff)

@@ -89,6 +89,9 @@ extern const char *const sipcall_managed_keys[SIPCALL_NUM_MANAGED_TABLES];
 
 extern int	sipcall_managed_table(Oid relid);
 extern Oid	sipcall_make_partition(SipcallManagedTable table, DateADT for_date);
+extern void sipcall_partition_bounds(Oid relid, bool *is_default,
+									 TimestampTz *lower, bool *lower_inf,
+									 TimestampTz *upper, bool *upper_inf);
 
 /*---- crypto.c: encrypt_data, decrypt_data and their key caches ----*/
 
