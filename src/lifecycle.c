@@ -65,10 +65,7 @@ static bool lock_default_in_time(SipcallManagedTable table);
 static bool
 make_if_missing(SipcallManagedTable table, int year, int month, Oid *made)
 {
-	char	   *name = psprintf("%s_y%04dm%02d", sipcall_managed_names[table],
-								year, month);
-
-	if (OidIsValid(get_relname_relid(name, sipcall_schema_oid(false))))
+	if (partition_exists(table, year, month))
 		return false;
 	*made = sipcall_make_partition(table,
 								   date2j(year, month, 1) - POSTGRES_EPOCH_JDATE);
@@ -79,8 +76,7 @@ make_if_missing(SipcallManagedTable table, int year, int month, Oid *made)
 static bool
 partition_exists(SipcallManagedTable table, int year, int month)
 {
-	char	   *name = psprintf("%s_y%04dm%02d", sipcall_managed_names[table],
-								year, month);
+	char	   *name = sipcall_partition_name(table, year, month);
 
 	return OidIsValid(get_relname_relid(name, sipcall_schema_oid(false)));
 }

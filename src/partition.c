@@ -1,7 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * partition.c
- *		Monthly partitions of calls, call_events and audit_logs.
+ *		Monthly partitions of calls, call_events and audit_logs: their
+ *		names (sipcall_partition_name, the one place the name format is
+ *		written), their bounds as read from the catalog
+ *		(sipcall_partition_bounds), and making one (create_partition).
  *
  * sipcall.create_partition(parent, for_date) makes the partition of the
  * UTC month holding for_date, named <parent>_yYYYYmMM.  Rows of that month
@@ -85,6 +88,16 @@ sipcall_managed_table(Oid relid)
 		if (relid == sipcall_relid(sipcall_managed_names[i], true))
 			return i;
 	return -1;
+}
+
+/*
+ * The name of table's partition for year-month: <parent>_yYYYYmMM.
+ */
+char *
+sipcall_partition_name(SipcallManagedTable table, int year, int month)
+{
+	return psprintf("%s_y%04dm%02d", sipcall_managed_names[table],
+					year, month);
 }
 
 /*
@@ -232,7 +245,7 @@ sipcall_make_partition(SipcallManagedTable table, DateADT for_date)
 				 errmsg("date out of range for a monthly partition"),
 				 errdetail("Partitions are made for the years 1 to 9999.")));
 
-	part_name = psprintf("%s_y%04dm%02d", parent_name, year, month);
+	part_name = sipcall_partition_name(table, year, month);
 	snprintf(lower, sizeof(lower), "%04d-%02d-01 00:00:00+00", year, month);
 	snprintf(upper, sizeof(upper), "%04d-%02d-01 00:00:00+00",
 			 month == 12 ? year + 1 : year, month == 12 ? 1 : month + 1);

@@ -88,6 +88,8 @@ extern const char *const sipcall_managed_names[SIPCALL_NUM_MANAGED_TABLES];
 extern const char *const sipcall_managed_keys[SIPCALL_NUM_MANAGED_TABLES];
 
 extern int	sipcall_managed_table(Oid relid);
+extern char *sipcall_partition_name(SipcallManagedTable table, int year,
+									 int month);
 extern Oid	sipcall_make_partition(SipcallManagedTable table, DateADT for_date);
 extern void sipcall_partition_bounds(Oid relid, bool *is_default,
 									 TimestampTz *lower, bool *lower_inf,
