@@ -353,19 +353,19 @@ cleanup(SipcallManagedTable table, const char *key)
 Datum
 sipcall_cleanup_old_call_events(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(cleanup(SIPCALL_CALL_EVENTS, KEY_RETENTION_CALL_EVENTS));
+	PG_RETURN_INT32(cleanup(SIPCALL_CALL_EVENTS, SIPCALL_KEY_RETENTION_CALL_EVENTS));
 }
 
 /* sipcall.cleanup_old_audit_logs() RETURNS integer */
 Datum
 sipcall_cleanup_old_audit_logs(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(cleanup(SIPCALL_AUDIT_LOGS, KEY_RETENTION_AUDIT_LOGS));
+	PG_RETURN_INT32(cleanup(SIPCALL_AUDIT_LOGS, SIPCALL_KEY_RETENTION_AUDIT_LOGS));
 }
 
 /* sipcall.cleanup_old_calls() RETURNS integer */
 Datum
 sipcall_cleanup_old_calls(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(cleanup(SIPCALL_CALLS, KEY_RETENTION_CALLS));
+	PG_RETURN_INT32(cleanup(SIPCALL_CALLS, SIPCALL_KEY_RETENTION_CALLS));
 }

@@ -2,12 +2,19 @@
  *
  * settings.c
  *		The settings sipcall keeps in its table system_config: the one C
- *		reader of that table, and the parsing and validation of every key
- *		sipcall reads (retention.*, partition.premake_months), with the
- *		validation trigger system_config_validate_trigger.
+ *		reader of that table (sipcall_config_value), and the parsing and
+ *		validation of every key sipcall reads: retention.call_events,
+ *		retention.audit_logs, retention.calls (retention.c),
+ *		partition.premake_months (lifecycle.c) and crypto.kdf_salt
+ *		(crypto.c).
  *
- * Other modules ask this one for a setting's value; none reads
- * system_config itself.  This module calls only util.c.
+ * The validation trigger system_config_validate_trigger rejects a bad
+ * retention.* or partition.premake_months value when it is written; other
+ * keys pass it unchecked (crypto.kdf_salt is checked when it is read).  A
+ * bad value that got in with the trigger disabled is an error when read.
+ *
+ * Other modules ask this one for a setting's value; no other C code reads
+ * system_config.  This module calls only util.c and privileged.c.
  *
  * Copyright (c) 2026, the sipcall authors
  *
@@ -211,12 +218,12 @@ premake_from_json(const char *key, Jsonb *value)
 static void
 validate_config(const char *key, Jsonb *value)
 {
-	if (strcmp(key, KEY_RETENTION_CALL_EVENTS) == 0 ||
-		strcmp(key, KEY_RETENTION_AUDIT_LOGS) == 0)
+	if (strcmp(key, SIPCALL_KEY_RETENTION_CALL_EVENTS) == 0 ||
+		strcmp(key, SIPCALL_KEY_RETENTION_AUDIT_LOGS) == 0)
 		(void) retention_from_json(key, value, false);
-	else if (strcmp(key, KEY_RETENTION_CALLS) == 0)
+	else if (strcmp(key, SIPCALL_KEY_RETENTION_CALLS) == 0)
 		(void) retention_from_json(key, value, true);
-	else if (strcmp(key, KEY_PREMAKE_MONTHS) == 0)
+	else if (strcmp(key, SIPCALL_KEY_PREMAKE_MONTHS) == 0)
 		(void) premake_from_json(key, value);
 }
 
@@ -233,12 +240,12 @@ sipcall_config_retention(const char *key)
 
 	if (value != NULL)
 		return retention_from_json(key, value,
-								   strcmp(key, KEY_RETENTION_CALLS) == 0);
+								   strcmp(key, SIPCALL_KEY_RETENTION_CALLS) == 0);
 
-	if (strcmp(key, KEY_RETENTION_CALLS) == 0)
+	if (strcmp(key, SIPCALL_KEY_RETENTION_CALLS) == 0)
 		return NULL;
 	iv = palloc0(sizeof(Interval));
-	if (strcmp(key, KEY_RETENTION_CALL_EVENTS) == 0)
+	if (strcmp(key, SIPCALL_KEY_RETENTION_CALL_EVENTS) == 0)
 		iv->day = 90;
 	else
 		iv->month = MONTHS_PER_YEAR;
@@ -249,10 +256,51 @@ sipcall_config_retention(const char *key)
 int
 sipcall_config_premake_months(void)
 {
-	Jsonb	   *value = sipcall_config_value(KEY_PREMAKE_MONTHS);
+	Jsonb	   *value = sipcall_config_value(SIPCALL_KEY_PREMAKE_MONTHS);
 
-	return value != NULL ? premake_from_json(KEY_PREMAKE_MONTHS, value) :
+	return value != NULL ? premake_from_json(SIPCALL_KEY_PREMAKE_MONTHS, value) :
 		DEFAULT_PREMAKE_MONTHS;
+}
+
+/*
+ * crypto.kdf_salt: a JSON string of 2 * min_len to 2 * max_len hexadecimal
+ * digits, decoded into salt (room for max_len bytes); returns its length
+ * in bytes.  A missing or bad value is an error, 55000: a salt cannot be
+ * made up, values encrypted with the old one would no longer decrypt.
+ */
+int
+sipcall_config_kdf_salt(uint8 *salt, int min_len, int max_len)
+{
+	Jsonb	   *value = sipcall_config_value(SIPCALL_KEY_KDF_SALT);
+	JsonbValue	v;
+	char	   *hex = NULL;
+	size_t		hexlen;
+	size_t		i;
+
+	if (value != NULL && JsonbExtractScalar(&value->root, &v) &&
+		v.type == jbvString)
+		hex = pnstrdup(v.val.string.val, v.val.string.len);
+
+	hexlen = hex ? strlen(hex) : 0;
+	if (hexlen % 2 != 0 || hexlen / 2 < (size_t) min_len ||
+		hexlen / 2 > (size_t) max_len ||
+		strspn(hex, "0123456789abcdefABCDEF") != hexlen)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sipcall.system_config has no valid \"%s\"",
+						SIPCALL_KEY_KDF_SALT),
+				 errdetail("It must be a JSON string of %d to %d hexadecimal digits.",
+						   2 * min_len, 2 * max_len),
+				 errhint("Restore the row from a backup of this database; stored values carry their own salt and still decrypt."),
+				 errhidestmt(true)));
+	for (i = 0; i < hexlen / 2; i++)
+	{
+		char		byte[3] = {hex[2 * i], hex[2 * i + 1], '\0'};
+
+		salt[i] = (uint8) strtoul(byte, NULL, 16);
+	}
+	pfree(hex);
+	return (int) (hexlen / 2);
 }
 
 /*

@@ -59,15 +59,18 @@ extern bool sipcall_lock_in_time(Oid *relids, int nrels, LOCKMODE mode);
 
 /*---- settings.c: system_config, its reader and its keys ----*/
 
-#define KEY_RETENTION_CALL_EVENTS	"retention.call_events"
-#define KEY_RETENTION_AUDIT_LOGS	"retention.audit_logs"
-#define KEY_RETENTION_CALLS			"retention.calls"
-#define KEY_PREMAKE_MONTHS			"partition.premake_months"
+/* the keys sipcall reads */
+#define SIPCALL_KEY_RETENTION_CALL_EVENTS	"retention.call_events"
+#define SIPCALL_KEY_RETENTION_AUDIT_LOGS	"retention.audit_logs"
+#define SIPCALL_KEY_RETENTION_CALLS			"retention.calls"
+#define SIPCALL_KEY_PREMAKE_MONTHS			"partition.premake_months"
+#define SIPCALL_KEY_KDF_SALT				"crypto.kdf_salt"
 
 extern Jsonb *sipcall_config_value(const char *key);
 /* the retention configured for a 'retention.*' key; NULL: keep forever */
 extern Interval *sipcall_config_retention(const char *key);
 extern int	sipcall_config_premake_months(void);
+extern int	sipcall_config_kdf_salt(uint8 *salt, int min_len, int max_len);
 
 /*---- jsontime.c: a timestamptz as to_jsonb() writes it ----*/
 
