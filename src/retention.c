@@ -107,31 +107,214 @@ typedef struct ExpiredPart
 	int64		rows;			/* rows removed from it */
 } ExpiredPart;
 
-static int64 trim_parts(ExpiredPart *parts, int nparts, bool whole,
-						const char *key, TimestampTz cutoff);
+/* one cleanup of one table, as retention_run's steps share it */
+typedef struct CleanupRun
+{
+	SipcallManagedTable table;
+	TimestampTz cutoff;
+	const char *nsp;			/* sipcall's schema, quoted */
+	const char *key;			/* the partition key, quoted */
+	const char *qparent;		/* the table, schema-qualified, quoted */
+	Oid			parent;
+	ExpiredPart *parts;
+	int			nparts;
+} CleanupRun;
+
+static void find_expired(CleanupRun *run);
+static int	lock_whole_parts(CleanupRun *run);
+static void lock_and_delete_call_children(CleanupRun *run);
+static int64 trim_parts(CleanupRun *run, bool whole);
+static int64 drop_whole_parts(CleanupRun *run);
 static int64 retention_run(SipcallManagedTable table, TimestampTz cutoff);
 static int32 cleanup(SipcallManagedTable table, const char *key);
 
 /*
- * Delete the rows older than cutoff from those of parts whose "whole" flag
- * equals whole, noting each one's count; return the sum.
+ * Note in run->parts every partition of run->parent that holds rows older
+ * than the cutoff: "whole" when it lies wholly before the cutoff.  The
+ * caller holds the parent's SHARE UPDATE EXCLUSIVE lock.
+ */
+static void
+find_expired(CleanupRun *run)
+{
+	List	   *children = find_inheritance_children(run->parent, NoLock);
+	ListCell   *lc;
+
+	run->parts = palloc0(sizeof(ExpiredPart) * (list_length(children) + 1));
+	run->nparts = 0;
+	foreach(lc, children)
+	{
+		Oid			relid = lfirst_oid(lc);
+		bool		is_default;
+		TimestampTz lower = 0;
+		TimestampTz upper = 0;
+		bool		lower_inf = false;
+		bool		upper_inf = false;
+		ExpiredPart *p = &run->parts[run->nparts];
+
+		sipcall_partition_bounds(relid, &is_default, &lower, &lower_inf,
+								 &upper, &upper_inf);
+		if (!is_default && !upper_inf && upper <= run->cutoff)
+			p->whole = true;
+		else if (is_default || lower_inf || lower < run->cutoff)
+			p->whole = false;
+		else
+			continue;
+		p->relid = relid;
+		p->is_default = is_default;
+		p->qname = psprintf("%s.%s", run->nsp,
+							quote_identifier(get_rel_name(relid)));
+		run->nparts++;
+	}
+}
+
+/*
+ * Keep writers out of the partitions to drop, so that their count is
+ * exact when they go.  A partition that cannot be locked in time is
+ * trimmed like the straddling month instead.  Returns how many are still
+ * to be dropped.
+ */
+static int
+lock_whole_parts(CleanupRun *run)
+{
+	bool		is_calls = (run->table == SIPCALL_CALLS);
+	int			nwhole = 0;
+	int			i;
+
+	for (i = 0; i < run->nparts; i++)
+	{
+		ExpiredPart *p = &run->parts[i];
+
+		if (!p->whole)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		if (sipcall_lock_in_time(&p->relid, 1,
+								 is_calls ? ExclusiveLock : ShareLock))
+			nwhole++;
+		else
+		{
+			p->whole = false;
+			ereport(LOG,
+					(errmsg("sipcall: could not lock \"%s\" within sipcall.lock_timeout, deleting its expired rows instead",
+							get_rel_name(p->relid))));
+		}
+	}
+	return nwhole;
+}
+
+/*
+ * For calls: lock the expired calls that are deleted row by row, waiting
+ * for the sessions adding events to them; from then on no call event can
+ * be added to an expired call.  Then their events and keys go.
+ */
+static void
+lock_and_delete_call_children(CleanupRun *run)
+{
+	int			i;
+
+	for (i = 0; i < run->nparts; i++)
+	{
+		if (run->parts[i].whole)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		(void) sipcall_spi_count(psprintf("SELECT pg_catalog.count(*) FROM"
+										  " (SELECT FROM ONLY %s"
+										  " WHERE %s OPERATOR(pg_catalog.<) $1 FOR UPDATE) s",
+										  run->parts[i].qname, run->key),
+								 run->cutoff, true);
+	}
+	(void) sipcall_spi_count(psprintf("DELETE FROM %s.call_events e USING %s c"
+									  " WHERE c.initiated_at OPERATOR(pg_catalog.<) $1"
+									  " AND e.call_id OPERATOR(pg_catalog.=) c.id",
+									  run->nsp, run->qparent),
+							 run->cutoff, true);
+	(void) sipcall_spi_count(psprintf("DELETE FROM %s.call_keys k USING %s c"
+									  " WHERE c.initiated_at OPERATOR(pg_catalog.<) $1"
+									  " AND k.id OPERATOR(pg_catalog.=) c.id",
+									  run->nsp, run->qparent),
+							 run->cutoff, true);
+}
+
+/*
+ * Delete the rows older than the cutoff from those of run->parts whose
+ * "whole" flag equals whole, noting each one's count; return the sum.
  */
 static int64
-trim_parts(ExpiredPart *parts, int nparts, bool whole, const char *key,
-		   TimestampTz cutoff)
+trim_parts(CleanupRun *run, bool whole)
 {
 	int64		total = 0;
 	int			i;
 
-	for (i = 0; i < nparts; i++)
+	for (i = 0; i < run->nparts; i++)
 	{
-		if (parts[i].whole != whole)
+		ExpiredPart *p = &run->parts[i];
+
+		if (p->whole != whole)
 			continue;
 		CHECK_FOR_INTERRUPTS();
-		parts[i].rows = sipcall_spi_count(psprintf("DELETE FROM ONLY %s WHERE %s OPERATOR(pg_catalog.<) $1",
-										   parts[i].qname, key),
-								  cutoff, true);
-		total += parts[i].rows;
+		p->rows = sipcall_spi_count(psprintf("DELETE FROM ONLY %s WHERE %s OPERATOR(pg_catalog.<) $1",
+											 p->qname, run->key),
+									run->cutoff, true);
+		total += p->rows;
+	}
+	return total;
+}
+
+/*
+ * Count, then drop, the partitions that lie wholly before the cutoff (and
+ * are locked by lock_whole_parts); return the rows they held.  The locks
+ * the drops need (the parent, its default partition, the partitions) are
+ * taken up front with the short timeout; when they cannot be had, the
+ * partitions' rows are deleted instead.
+ */
+static int64
+drop_whole_parts(CleanupRun *run)
+{
+	Oid		   *lockrels;
+	int			nlock = 0;
+	Oid			defpart;
+	int64		total = 0;
+	int			i;
+
+	/* count what is about to be dropped, under the lock taken before */
+	for (i = 0; i < run->nparts; i++)
+	{
+		if (!run->parts[i].whole)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		run->parts[i].rows = sipcall_count_rows(run->parts[i].relid,
+												run->parts[i].qname);
+	}
+
+	lockrels = palloc(sizeof(Oid) * (run->nparts + 3));
+	lockrels[nlock++] = run->parent;
+	defpart = get_default_partition_oid(run->parent);
+	if (OidIsValid(defpart))
+		lockrels[nlock++] = defpart;
+	for (i = 0; i < run->nparts; i++)
+		if (run->parts[i].whole)
+			lockrels[nlock++] = run->parts[i].relid;
+
+	if (!sipcall_lock_in_time(lockrels, nlock, AccessExclusiveLock))
+	{
+		ereport(LOG,
+				(errmsg("sipcall: could not lock \"%s\" within sipcall.lock_timeout, deleting expired rows instead of dropping partitions",
+						sipcall_managed_names[run->table]),
+				 errdetail("The emptied partitions are dropped by a later cleanup.")));
+		return trim_parts(run, true);
+	}
+
+	for (i = 0; i < run->nparts; i++)
+	{
+		ExpiredPart *p = &run->parts[i];
+
+		if (!p->whole)
+			continue;
+		sipcall_spi_exec(psprintf("DROP TABLE %s", p->qname),
+						 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+		ereport(LOG,
+				(errmsg("sipcall: dropped expired partition %s (" INT64_FORMAT " rows)",
+						p->qname, p->rows)));
+		total += p->rows;
 	}
 	return total;
 }
@@ -144,160 +327,35 @@ trim_parts(ExpiredPart *parts, int nparts, bool whole, const char *key,
 static int64
 retention_run(SipcallManagedTable table, TimestampTz cutoff)
 {
-	const char *nsp = quote_identifier(get_namespace_name(sipcall_schema_oid(false)));
-	const char *key = quote_identifier(sipcall_managed_keys[table]);
-	const char *qparent;
-	Oid			parent = sipcall_relid(sipcall_managed_names[table], false);
-	Oid			defpart;
-	List	   *children;
-	ListCell   *lc;
-	ExpiredPart *parts;
-	int			nparts = 0;
-	int			nwhole = 0;
-	Oid		   *lockrels;
-	int			nlock;
-	int			i;
+	CleanupRun	run;
+	int			nwhole;
 	int64		total = 0;
-	bool		is_calls = (table == SIPCALL_CALLS);
 
-	qparent = psprintf("%s.%s", nsp, quote_identifier(sipcall_managed_names[table]));
+	run.table = table;
+	run.cutoff = cutoff;
+	run.nsp = quote_identifier(get_namespace_name(sipcall_schema_oid(false)));
+	run.key = quote_identifier(sipcall_managed_keys[table]);
+	run.parent = sipcall_relid(sipcall_managed_names[table], false);
+	run.qparent = psprintf("%s.%s", run.nsp,
+						   quote_identifier(sipcall_managed_names[table]));
 
 	/* one cleanup or partition maker per table at a time; inserts go on */
-	LockRelationOid(parent, ShareUpdateExclusiveLock);
+	LockRelationOid(run.parent, ShareUpdateExclusiveLock);
 
 	/* what is expired, with the partitions to drop first */
-	children = find_inheritance_children(parent, NoLock);
-	parts = palloc0(sizeof(ExpiredPart) * (list_length(children) + 1));
-	foreach(lc, children)
-	{
-		Oid			relid = lfirst_oid(lc);
-		bool		is_default;
-		TimestampTz lower = 0;
-		TimestampTz upper = 0;
-		bool		lower_inf = false;
-		bool		upper_inf = false;
-		ExpiredPart *p = &parts[nparts];
-
-		sipcall_partition_bounds(relid, &is_default, &lower, &lower_inf, &upper, &upper_inf);
-		if (!is_default && !upper_inf && upper <= cutoff)
-			p->whole = true;
-		else if (is_default || lower_inf || lower < cutoff)
-			p->whole = false;
-		else
-			continue;
-		p->relid = relid;
-		p->is_default = is_default;
-		p->qname = psprintf("%s.%s", nsp, quote_identifier(get_rel_name(relid)));
-		nparts++;
-	}
-
-	if (nparts == 0)
+	find_expired(&run);
+	if (run.nparts == 0)
 		return 0;
 
-	/*
-	 * Keep writers out of the partitions to drop, so that their count is
-	 * exact when they go.  A partition that cannot be locked in time is
-	 * trimmed like the straddling month instead.
-	 */
-	for (i = 0; i < nparts; i++)
-	{
-		if (!parts[i].whole)
-			continue;
-		CHECK_FOR_INTERRUPTS();
-		if (sipcall_lock_in_time(&parts[i].relid, 1,
-						 is_calls ? ExclusiveLock : ShareLock))
-			nwhole++;
-		else
-		{
-			parts[i].whole = false;
-			ereport(LOG,
-					(errmsg("sipcall: could not lock \"%s\" within sipcall.lock_timeout, deleting its expired rows instead",
-							get_rel_name(parts[i].relid))));
-		}
-	}
-
-	if (is_calls)
-	{
-		/*
-		 * Lock the expired calls that are deleted row by row, waiting for
-		 * the sessions adding events to them; from now on no call event
-		 * can be added to an expired call.  Then their events and keys go.
-		 */
-		for (i = 0; i < nparts; i++)
-		{
-			if (parts[i].whole)
-				continue;
-			CHECK_FOR_INTERRUPTS();
-			(void) sipcall_spi_count(psprintf("SELECT pg_catalog.count(*) FROM"
-									  " (SELECT FROM ONLY %s"
-									  " WHERE %s OPERATOR(pg_catalog.<) $1 FOR UPDATE) s",
-									  parts[i].qname, key),
-							 cutoff, true);
-		}
-		(void) sipcall_spi_count(psprintf("DELETE FROM %s.call_events e USING %s c"
-								  " WHERE c.initiated_at OPERATOR(pg_catalog.<) $1"
-								  " AND e.call_id OPERATOR(pg_catalog.=) c.id",
-								  nsp, qparent),
-						 cutoff, true);
-		(void) sipcall_spi_count(psprintf("DELETE FROM %s.call_keys k USING %s c"
-								  " WHERE c.initiated_at OPERATOR(pg_catalog.<) $1"
-								  " AND k.id OPERATOR(pg_catalog.=) c.id",
-								  nsp, qparent),
-						 cutoff, true);
-	}
+	nwhole = lock_whole_parts(&run);
+	if (table == SIPCALL_CALLS)
+		lock_and_delete_call_children(&run);
 
 	/* trim the straddling month and the default partition */
-	total += trim_parts(parts, nparts, false, key, cutoff);
+	total += trim_parts(&run, false);
 
-	if (nwhole == 0)
-		return total;
-
-	/* count what is about to be dropped, under the lock taken above */
-	for (i = 0; i < nparts; i++)
-	{
-		if (!parts[i].whole)
-			continue;
-		CHECK_FOR_INTERRUPTS();
-		parts[i].rows = sipcall_count_rows(parts[i].relid, parts[i].qname);
-	}
-
-	/*
-	 * The drops.  The locks they need (the parent, its default partition,
-	 * the partitions) are taken up front with the short timeout.
-	 */
-	lockrels = palloc(sizeof(Oid) * (nparts + 3));
-	nlock = 0;
-	lockrels[nlock++] = parent;
-	defpart = get_default_partition_oid(parent);
-	if (OidIsValid(defpart))
-		lockrels[nlock++] = defpart;
-	for (i = 0; i < nparts; i++)
-		if (parts[i].whole)
-			lockrels[nlock++] = parts[i].relid;
-
-	if (sipcall_lock_in_time(lockrels, nlock, AccessExclusiveLock))
-	{
-		for (i = 0; i < nparts; i++)
-		{
-			if (!parts[i].whole)
-				continue;
-			sipcall_spi_exec(psprintf("DROP TABLE %s", parts[i].qname),
-							 0, NULL, NULL, NULL, SPI_OK_UTILITY);
-			ereport(LOG,
-					(errmsg("sipcall: dropped expired partition %s (" INT64_FORMAT " rows)",
-							parts[i].qname, parts[i].rows)));
-			total += parts[i].rows;
-		}
-	}
-	else
-	{
-		ereport(LOG,
-				(errmsg("sipcall: could not lock \"%s\" within sipcall.lock_timeout, deleting expired rows instead of dropping partitions",
-						sipcall_managed_names[table]),
-				 errdetail("The emptied partitions are dropped by a later cleanup.")));
-		total += trim_parts(parts, nparts, true, key, cutoff);
-	}
-
+	if (nwhole > 0)
+		total += drop_whole_parts(&run);
 	return total;
 }
 
