@@ -1,9 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * retention.c
- *		Forgetting old rows: the retention settings in system_config, their
- *		validation trigger, and cleanup_old_call_events(),
+ *		Forgetting old rows: cleanup_old_call_events(),
  *		cleanup_old_audit_logs() and cleanup_old_calls().
+ *
+ * It reads the retention settings through settings.c, partition bounds
+ * through partition.c and a partition's exact row count, taken just
+ * before it is dropped, through rowcount.c; besides those it calls only
+ * util.c and privileged.c.
  *
  * A cleanup computes its cutoff as now() minus the configured interval,
  * in UTC.  Every monthly partition lying wholly before the cutoff (upper
@@ -34,8 +38,8 @@
  * Calls: when 'retention.calls' is set, expired calls go together with
  * their call_events and their entries in call_keys.  Those deletes run
  * with session_replication_role = replica, so that no trigger fires: the
- * daily summary keeps the figures of the days removed (API.md,
- * Clarification 2) and no cascade runs twice.  Rows of expired calls are
+ * daily summary keeps the figures of the days whose calls a retention
+ * removed, and no cascade runs twice.  Rows of expired calls are
  * locked first (FOR UPDATE, or the partition's EXCLUSIVE lock), so that
  * no call event can be added to them between the delete of the events
  * and the delete of the calls.  An expired partition of calls is dropped
@@ -55,39 +59,17 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
-#include "access/heapam.h"
-#include "access/htup_details.h"
-#include "access/nbtree.h"
-#include "access/stratnum.h"
-#include "access/table.h"
-#include "access/tableam.h"
-#include "access/visibilitymap.h"
 #include "access/xact.h"
-#include "catalog/pg_am.h"
 #include "catalog/partition.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
-#include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "executor/spi.h"
-#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "nodes/parsenodes.h"
-#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
-#include "utils/datetime.h"
-#include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
-#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
-#include "utils/numeric.h"
-#include "utils/rel.h"
-#include "utils/snapmgr.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "privileged.h"

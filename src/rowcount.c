@@ -121,8 +121,8 @@ smallest_full_index(Relation rel)
 
 /*
  * Count rel's rows through the leaf pages of one of its full btree
- * indexes, which are far smaller than the heap (a deduplicated index of a
- * month of call events: 2.3 MB against 51 MB).  An entry pointing into a
+ * indexes, which are far smaller than the heap (a deduplicated btree
+ * holds a fraction of the heap's bytes).  An entry pointing into a
  * heap page the visibility map marks all-visible is a row every snapshot
  * sees: on such a page every tuple is visible to all, and each has exactly
  * one entry (a HOT chain there has one member).  Entries pointing anywhere

@@ -3,7 +3,8 @@
  * util.c
  *		Small helpers the other modules share: finding the extension, its
  *		owner, schema and tables, running parameterised SPI statements
- *		with their result checked, and taking locks with a bounded wait.
+ *		with their result checked (or their rows counted), and taking
+ *		locks with a bounded wait.  It calls no other module.
  *
  * Internal statements run as the owner of the extension, whoever calls the
  * SQL function, through sipcall_privileged_enter() (privileged.c); the
@@ -22,7 +23,6 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
-#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
@@ -30,18 +30,15 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
-#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/elog.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
-#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
-#include "utils/snapmgr.h"
 
 #include "sipcall.h"
 
