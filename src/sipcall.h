@@ -103,7 +103,6 @@ extern void sipcall_partition_bounds(Oid relid, bool *is_default,
 extern void sipcall_crypto_init(void);
 extern void sipcall_crypto_act_for(Oid role);
 
-
 /*---- rowcount.c: exact row counts ----*/
 
 extern int64 sipcall_count_rows(Oid relid, const char *qname);
