@@ -36,6 +36,12 @@
 
 #include "sipcall.h"
 
+static int64 count_page(Relation rel, BlockNumber blkno, Snapshot snapshot,
+						BufferAccessStrategy strategy);
+static Oid	smallest_full_index(Relation rel);
+static int64 count_rows_by_index(Relation rel, Oid indexid, Snapshot snapshot,
+								 BufferAccessStrategy strategy);
+
 /*
  * The rows of one heap page that snapshot sees.  On a page the visibility
  * map (here, the page's own flag) knows to be all-visible, that is every
