@@ -8,8 +8,8 @@
  * The byte format and the OpenSSL calls live in envelope.c.
  *
  * Keys.  A passphrase is stretched with PBKDF2-HMAC-SHA256 and the
- * installation's salt (system_config "crypto.kdf_salt", read once per
- * backend) into an AES-256 key.  Stretching is slow on purpose, so derived
+ * installation's salt (system_config "crypto.kdf_salt", read through
+ * settings.c once per backend) into an AES-256 key.  Stretching is slow on purpose, so derived
  * keys are cached at two levels:
  *
  *	- per backend: up to sipcall.key_cache_size entries of passphrase, KDF
@@ -92,7 +92,6 @@
 PG_FUNCTION_INFO_V1(sipcall_encrypt_data);
 PG_FUNCTION_INFO_V1(sipcall_decrypt_data);
 
-#define SALT_CONFIG_KEY		"crypto.kdf_salt"
 #define SHMEM_NAME			"sipcall crypto key cache"
 #define LWLOCK_TRANCHE		"sipcall crypto"
 
@@ -316,47 +315,17 @@ crypto_proc_exit(int code, Datum arg)
 
 /*---- the installation's KDF parameters ----*/
 
-/*
- * Read the salt from system_config (whoever the caller is), once per
- * backend.
- */
+/* The installation's KDF parameters, its salt read once per backend. */
 static void
 load_install_params(void)
 {
-	Jsonb	   *value = sipcall_config_value(SALT_CONFIG_KEY);
-	JsonbValue	v;
-	char	   *hex = NULL;
-	size_t		hexlen;
-	size_t		i;
 	SipcallKdfParams p;
 
-	if (value != NULL && JsonbExtractScalar(&value->root, &v) &&
-		v.type == jbvString)
-		hex = pnstrdup(v.val.string.val, v.val.string.len);
-
 	memset(&p, 0, sizeof(p));
-	hexlen = hex ? strlen(hex) : 0;
-	if (hexlen % 2 != 0 || hexlen / 2 < SIPCALL_ENV_SALT_MIN ||
-		hexlen / 2 > SIPCALL_ENV_SALT_MAX ||
-		strspn(hex, "0123456789abcdefABCDEF") != hexlen)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("sipcall.system_config has no valid \"%s\"",
-						SALT_CONFIG_KEY),
-				 errdetail("It must be a JSON string of %d to %d hexadecimal digits.",
-						   2 * SIPCALL_ENV_SALT_MIN, 2 * SIPCALL_ENV_SALT_MAX),
-				 errhint("Restore the row from a backup of this database; stored values carry their own salt and still decrypt."),
-				 errhidestmt(true)));
 	p.kdf = SIPCALL_ENV_KDF_PBKDF2_SHA256;
 	p.iterations = SIPCALL_KDF_ITERATIONS;
-	p.salt_len = (uint8) (hexlen / 2);
-	for (i = 0; i < hexlen / 2; i++)
-	{
-		char		byte[3] = {hex[2 * i], hex[2 * i + 1], '\0'};
-
-		p.salt[i] = (uint8) strtoul(byte, NULL, 16);
-	}
-	pfree(hex);
+	p.salt_len = (uint8) sipcall_config_kdf_salt(p.salt, SIPCALL_ENV_SALT_MIN,
+												 SIPCALL_ENV_SALT_MAX);
 	install_params = p;
 	install_params_valid = true;
 }

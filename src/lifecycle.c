@@ -5,7 +5,7 @@
  *		sipcall.premake_partitions() and sipcall.drain_default_partitions().
  *
  * Premake makes the partitions of the current UTC month and of the next
- * 'partition.premake_months' months (system_config, default 3) for calls,
+ * 'partition.premake_months' months (settings.c, default 3) for calls,
  * call_events and audit_logs.  Drain finds every month that has rows in a
  * default partition and makes that month's partition, which moves the
  * rows (sipcall_make_partition in partition.c).
@@ -56,6 +56,8 @@ static bool make_if_missing(SipcallManagedTable table, int year, int month,
 							Oid *made);
 static bool partition_exists(SipcallManagedTable table, int year, int month);
 static bool lock_default_in_time(SipcallManagedTable table);
+static int	default_months(SipcallManagedTable table, const char *nsp,
+						   Oid defpart, int **years, int **months);
 
 /*
  * Make the partition of table for year-month unless it exists.  Returns
@@ -65,10 +67,7 @@ static bool lock_default_in_time(SipcallManagedTable table);
 static bool
 make_if_missing(SipcallManagedTable table, int year, int month, Oid *made)
 {
-	char	   *name = psprintf("%s_y%04dm%02d", sipcall_managed_names[table],
-								year, month);
-
-	if (OidIsValid(get_relname_relid(name, sipcall_schema_oid(false))))
+	if (partition_exists(table, year, month))
 		return false;
 	*made = sipcall_make_partition(table,
 								   date2j(year, month, 1) - POSTGRES_EPOCH_JDATE);
@@ -79,8 +78,7 @@ make_if_missing(SipcallManagedTable table, int year, int month, Oid *made)
 static bool
 partition_exists(SipcallManagedTable table, int year, int month)
 {
-	char	   *name = psprintf("%s_y%04dm%02d", sipcall_managed_names[table],
-								year, month);
+	char	   *name = sipcall_partition_name(table, year, month);
 
 	return OidIsValid(get_relname_relid(name, sipcall_schema_oid(false)));
 }
@@ -157,6 +155,47 @@ sipcall_premake_partitions(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The months (UTC) that have rows in defpart, the default partition of
+ * table, into *years and *months; returns how many.  Infinite timestamps
+ * have no month.  The caller has SPI connected.
+ */
+static int
+default_months(SipcallManagedTable table, const char *nsp, Oid defpart,
+			   int **years, int **months)
+{
+	const char *key = quote_identifier(sipcall_managed_keys[table]);
+	int			nmonths;
+	uint64		i;
+
+	sipcall_spi_exec(psprintf("SELECT DISTINCT"
+							  " pg_catalog.date_part('year', k)::integer,"
+							  " pg_catalog.date_part('month', k)::integer"
+							  " FROM (SELECT pg_catalog.timezone('UTC', %s) AS k"
+							  " FROM ONLY %s.%s WHERE pg_catalog.isfinite(%s)) d"
+							  " ORDER BY 1, 2",
+							  key, nsp, quote_identifier(get_rel_name(defpart)),
+							  key),
+					 0, NULL, NULL, NULL, SPI_OK_SELECT);
+
+	/* copy the months out: making a partition runs SPI again */
+	nmonths = (int) SPI_processed;
+	*years = palloc(sizeof(int) * (nmonths + 1));
+	*months = palloc(sizeof(int) * (nmonths + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		(*years)[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+												  SPI_tuptable->tupdesc, 1,
+												  &isnull));
+		(*months)[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+												   SPI_tuptable->tupdesc, 2,
+												   &isnull));
+	}
+	return nmonths;
+}
+
+/*
  * sipcall.drain_default_partitions() RETURNS bigint: how many rows were
  * moved out of the default partitions.
  *
@@ -183,7 +222,7 @@ sipcall_drain_default_partitions(PG_FUNCTION_ARGS)
 		bool		default_locked = false;
 		int		   *years;
 		int		   *months;
-		uint64		i;
+		int			i;
 
 		/* no partition can appear or go while we look */
 		LockRelationOid(parent, ShareUpdateExclusiveLock);
@@ -191,33 +230,8 @@ sipcall_drain_default_partitions(PG_FUNCTION_ARGS)
 		if (!OidIsValid(defpart))
 			continue;
 
-		sipcall_spi_exec(psprintf("SELECT DISTINCT"
-								  " pg_catalog.date_part('year', k)::integer,"
-								  " pg_catalog.date_part('month', k)::integer"
-								  " FROM (SELECT pg_catalog.timezone('UTC', %s) AS k"
-								  " FROM ONLY %s.%s WHERE pg_catalog.isfinite(%s)) d"
-								  " ORDER BY 1, 2",
-								  quote_identifier(sipcall_managed_keys[t]),
-								  nsp, quote_identifier(get_rel_name(defpart)),
-								  quote_identifier(sipcall_managed_keys[t])),
-						 0, NULL, NULL, NULL, SPI_OK_SELECT);
-
-		/* copy the months out: making a partition runs SPI again */
-		nmonths = (int) SPI_processed;
-		years = palloc(sizeof(int) * (nmonths + 1));
-		months = palloc(sizeof(int) * (nmonths + 1));
-		for (i = 0; i < SPI_processed; i++)
-		{
-			bool		isnull;
-
-			years[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
-												   SPI_tuptable->tupdesc, 1,
-												   &isnull));
-			months[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
-													SPI_tuptable->tupdesc, 2,
-													&isnull));
-		}
-
+		nmonths = default_months((SipcallManagedTable) t, nsp, defpart,
+								 &years, &months);
 		for (i = 0; i < nmonths; i++)
 		{
 			Oid			part;
@@ -243,16 +257,9 @@ sipcall_drain_default_partitions(PG_FUNCTION_ARGS)
 								 &part))
 				continue;
 			/* nobody else sees the new partition yet: all its rows moved */
-			sipcall_spi_exec(psprintf("SELECT pg_catalog.count(*) FROM ONLY %s.%s",
-									  nsp, quote_identifier(get_rel_name(part))),
-							 0, NULL, NULL, NULL, SPI_OK_SELECT);
-			{
-				bool		isnull;
-
-				moved += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-													 SPI_tuptable->tupdesc, 1,
-													 &isnull));
-			}
+			moved += sipcall_spi_count(psprintf("SELECT pg_catalog.count(*) FROM ONLY %s.%s",
+												nsp, quote_identifier(get_rel_name(part))),
+									   0, false);
 		}
 	}
 

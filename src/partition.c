@@ -1,7 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * partition.c
- *		Monthly partitions of calls, call_events and audit_logs.
+ *		Monthly partitions of calls, call_events and audit_logs: their
+ *		names (sipcall_partition_name, the one place the name format is
+ *		written), their bounds as read from the catalog
+ *		(sipcall_partition_bounds), and making one (create_partition).
  *
  * sipcall.create_partition(parent, for_date) makes the partition of the
  * UTC month holding for_date, named <parent>_yYYYYmMM.  Rows of that month
@@ -40,6 +43,7 @@
 
 #include "access/table.h"
 #include "catalog/partition.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -53,6 +57,8 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "privileged.h"
 #include "sipcall.h"
@@ -69,6 +75,12 @@ const char *const sipcall_managed_keys[SIPCALL_NUM_MANAGED_TABLES] = {
 
 static char *column_list(Oid relid);
 static Oid	partition_template(Oid parent, const char *parent_name);
+static void partition_month(DateADT for_date, int *year, int *month);
+static Oid	existing_partition(Oid parent, const char *parent_name,
+							   const char *part_name, Oid nspoid);
+static uint64 move_default_rows(SipcallManagedTable table, Oid defpart,
+								const char *qpart, const char *lower,
+								const char *upper);
 
 /*
  * Which managed table relid is, or -1 if it is none of them.
@@ -82,6 +94,58 @@ sipcall_managed_table(Oid relid)
 		if (relid == sipcall_relid(sipcall_managed_names[i], true))
 			return i;
 	return -1;
+}
+
+/*
+ * The name of table's partition for year-month: <parent>_yYYYYmMM.
+ */
+char *
+sipcall_partition_name(SipcallManagedTable table, int year, int month)
+{
+	return psprintf("%s_y%04dm%02d", sipcall_managed_names[table],
+					year, month);
+}
+
+/*
+ * The bounds of partition relid, from pg_class.relpartbound.  Infinite
+ * (MINVALUE, MAXVALUE) bounds are flagged.
+ */
+void
+sipcall_partition_bounds(Oid relid, bool *is_default, TimestampTz *lower, bool *lower_inf,
+			TimestampTz *upper, bool *upper_inf)
+{
+	HeapTuple	tuple;
+	Datum		d;
+	bool		isnull;
+	PartitionBoundSpec *spec;
+	PartitionRangeDatum *lo;
+	PartitionRangeDatum *hi;
+
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	d = SysCacheGetAttr(RELOID, tuple, Anum_pg_class_relpartbound, &isnull);
+	if (isnull)
+		elog(ERROR, "relation %u has no partition bound", relid);
+	spec = castNode(PartitionBoundSpec, stringToNode(TextDatumGetCString(d)));
+	ReleaseSysCache(tuple);
+
+	*is_default = spec->is_default;
+	if (spec->is_default)
+		return;
+	if (spec->strategy != PARTITION_STRATEGY_RANGE ||
+		list_length(spec->lowerdatums) != 1 ||
+		list_length(spec->upperdatums) != 1)
+		elog(ERROR, "partition %u is not a range partition on one column", relid);
+
+	lo = castNode(PartitionRangeDatum, linitial(spec->lowerdatums));
+	hi = castNode(PartitionRangeDatum, linitial(spec->upperdatums));
+	*lower_inf = lo->kind != PARTITION_RANGE_DATUM_VALUE;
+	*upper_inf = hi->kind != PARTITION_RANGE_DATUM_VALUE;
+	if (!*lower_inf)
+		*lower = DatumGetTimestampTz(castNode(Const, lo->value)->constvalue);
+	if (!*upper_inf)
+		*upper = DatumGetTimestampTz(castNode(Const, hi->value)->constvalue);
 }
 
 /*
@@ -148,6 +212,89 @@ partition_template(Oid parent, const char *parent_name)
 }
 
 /*
+ * The year and month of for_date, which must be finite and in the years
+ * 1 to 9999 (else an error, 22023).
+ */
+static void
+partition_month(DateADT for_date, int *year, int *month)
+{
+	int			day;
+
+	if (DATE_NOT_FINITE(for_date))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot create a partition for an infinite date")));
+	j2date(for_date + POSTGRES_EPOCH_JDATE, year, month, &day);
+	if (*year < 1 || *year > 9999)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("date out of range for a monthly partition"),
+				 errdetail("Partitions are made for the years 1 to 9999.")));
+}
+
+/*
+ * The partition part_name of parent when it exists, else InvalidOid.  A
+ * relation of that name that is not a partition of parent is an error,
+ * 42P07.
+ */
+static Oid
+existing_partition(Oid parent, const char *parent_name, const char *part_name,
+				   Oid nspoid)
+{
+	Oid			part = get_relname_relid(part_name, nspoid);
+
+	if (OidIsValid(part) &&
+		(!get_rel_relispartition(part) ||
+		 get_partition_parent(part, false) != parent))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("relation \"%s\" already exists but is not a partition of \"%s\"",
+						part_name, parent_name)));
+	return part;
+}
+
+/*
+ * Move the rows of table from lower to upper out of its default partition
+ * defpart into the new partition qpart, triggers off; return how many
+ * moved.  The caller runs as the extension's owner with SPI connected and
+ * holds defpart's ACCESS EXCLUSIVE lock.
+ */
+static uint64
+move_default_rows(SipcallManagedTable table, Oid defpart, const char *qpart,
+				  const char *lower, const char *upper)
+{
+	const char *key = quote_identifier(sipcall_managed_keys[table]);
+	const char *nsp = quote_identifier(get_namespace_name(sipcall_schema_oid(false)));
+	Oid			argtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		args[2];
+	char	   *cols;
+	int			nestlevel;
+	uint64		moved;
+
+	args[0] = DirectFunctionCall3(timestamptz_in, CStringGetDatum(lower),
+								  ObjectIdGetDatum(InvalidOid),
+								  Int32GetDatum(-1));
+	args[1] = DirectFunctionCall3(timestamptz_in, CStringGetDatum(upper),
+								  ObjectIdGetDatum(InvalidOid),
+								  Int32GetDatum(-1));
+	cols = column_list(sipcall_relid(sipcall_managed_names[table], false));
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("session_replication_role", "replica",
+							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	moved = sipcall_spi_exec(psprintf("WITH moved AS ("
+									  " DELETE FROM ONLY %s.%s"
+									  " WHERE %s >= $1 AND %s < $2"
+									  " RETURNING %s)"
+									  " INSERT INTO %s (%s) SELECT %s FROM moved",
+									  nsp, quote_identifier(get_rel_name(defpart)),
+									  key, key, cols, qpart, cols, cols),
+							 2, argtypes, args, NULL, SPI_OK_INSERT);
+	AtEOXact_GUC(true, nestlevel);
+	return moved;
+}
+
+/*
  * Make the partition of table for the UTC month holding for_date, unless
  * it exists; return its OID.
  */
@@ -155,7 +302,6 @@ Oid
 sipcall_make_partition(SipcallManagedTable table, DateADT for_date)
 {
 	const char *parent_name = sipcall_managed_names[table];
-	const char *key = sipcall_managed_keys[table];
 	Oid			nspoid = sipcall_schema_oid(false);
 	const char *nsp = quote_identifier(get_namespace_name(nspoid));
 	Oid			parent = sipcall_relid(parent_name, false);
@@ -163,31 +309,16 @@ sipcall_make_partition(SipcallManagedTable table, DateADT for_date)
 	Oid			source;
 	Oid			part;
 	int			year,
-				month,
-				day;
+				month;
 	char	   *part_name;
 	char		lower[32];
 	char		upper[32];
 	char	   *qpart;
-	char	   *cols;
 	SipcallPrivileged priv;
-	Oid			argtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		args[2];
-	int			nestlevel;
 	uint64		moved = 0;
 
-	if (DATE_NOT_FINITE(for_date))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot create a partition for an infinite date")));
-	j2date(for_date + POSTGRES_EPOCH_JDATE, &year, &month, &day);
-	if (year < 1 || year > 9999)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("date out of range for a monthly partition"),
-				 errdetail("Partitions are made for the years 1 to 9999.")));
-
-	part_name = psprintf("%s_y%04dm%02d", parent_name, year, month);
+	partition_month(for_date, &year, &month);
+	part_name = sipcall_partition_name(table, year, month);
 	snprintf(lower, sizeof(lower), "%04d-%02d-01 00:00:00+00", year, month);
 	snprintf(upper, sizeof(upper), "%04d-%02d-01 00:00:00+00",
 			 month == 12 ? year + 1 : year, month == 12 ? 1 : month + 1);
@@ -195,17 +326,9 @@ sipcall_make_partition(SipcallManagedTable table, DateADT for_date)
 	/* one maker per parent at a time; inserts and queries go on */
 	LockRelationOid(parent, ShareUpdateExclusiveLock);
 
-	part = get_relname_relid(part_name, nspoid);
+	part = existing_partition(parent, parent_name, part_name, nspoid);
 	if (OidIsValid(part))
-	{
-		if (!get_rel_relispartition(part) ||
-			get_partition_parent(part, false) != parent)
-			ereport(ERROR,
-					(errcode(ERRCODE_DUPLICATE_TABLE),
-					 errmsg("relation \"%s\" already exists but is not a partition of \"%s\"",
-							part_name, parent_name)));
 		return part;
-	}
 
 	/*
 	 * The template: the default partition, or, when an operator has
@@ -235,33 +358,10 @@ sipcall_make_partition(SipcallManagedTable table, DateADT for_date)
 	/* LIKE copies no trigger; the summary's are per partition */
 	if (table == SIPCALL_CALLS)
 		sipcall_summary_track_partition(qpart);
-	if (!OidIsValid(defpart))
-		goto attach;			/* no default partition: no rows to move */
+	/* no default partition: no rows to move */
+	if (OidIsValid(defpart))
+		moved = move_default_rows(table, defpart, qpart, lower, upper);
 
-	/* move this month's rows out of the default partition, triggers off */
-	args[0] = DirectFunctionCall3(timestamptz_in, CStringGetDatum(lower),
-								  ObjectIdGetDatum(InvalidOid),
-								  Int32GetDatum(-1));
-	args[1] = DirectFunctionCall3(timestamptz_in, CStringGetDatum(upper),
-								  ObjectIdGetDatum(InvalidOid),
-								  Int32GetDatum(-1));
-	cols = column_list(parent);
-	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("session_replication_role", "replica",
-							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
-	moved = sipcall_spi_exec(psprintf("WITH moved AS ("
-									  " DELETE FROM ONLY %s.%s"
-									  " WHERE %s >= $1 AND %s < $2"
-									  " RETURNING %s)"
-									  " INSERT INTO %s (%s) SELECT %s FROM moved",
-									  nsp, quote_identifier(get_rel_name(defpart)),
-									  quote_identifier(key), quote_identifier(key),
-									  cols, qpart, cols, cols),
-							 2, argtypes, args, NULL, SPI_OK_INSERT);
-	AtEOXact_GUC(true, nestlevel);
-
-attach:
 	sipcall_spi_exec(psprintf("ALTER TABLE %s.%s ATTACH PARTITION %s"
 							  " FOR VALUES FROM (%s) TO (%s)",
 							  nsp, quote_identifier(parent_name), qpart,

@@ -46,15 +46,31 @@ extern Oid	sipcall_extension_oid(bool missing_ok);
 extern Oid	sipcall_extension_schema(const char *extname);
 extern Oid	sipcall_schema_oid(bool missing_ok);
 extern Oid	sipcall_relid(const char *relname, bool missing_ok);
-extern Jsonb *sipcall_config_value(const char *key);
 extern void sipcall_extension_owner(Oid *owner, Oid *nspoid);
 extern uint64 sipcall_spi_exec(const char *sql, int nargs, Oid *argtypes,
 							   Datum *values, const char *nulls, int expected);
+extern int64 sipcall_spi_count(const char *sql, TimestampTz cutoff,
+							   bool with_cutoff);
 extern struct _SPI_plan *sipcall_spi_keep_plan(const char *sql, int nargs,
 											   Oid *argtypes,
 											   int cursor_options);
 extern void sipcall_report_and_abort(void);
 extern bool sipcall_lock_in_time(Oid *relids, int nrels, LOCKMODE mode);
+
+/*---- settings.c: system_config, its reader and its keys ----*/
+
+/* the keys sipcall reads */
+#define SIPCALL_KEY_RETENTION_CALL_EVENTS	"retention.call_events"
+#define SIPCALL_KEY_RETENTION_AUDIT_LOGS	"retention.audit_logs"
+#define SIPCALL_KEY_RETENTION_CALLS			"retention.calls"
+#define SIPCALL_KEY_PREMAKE_MONTHS			"partition.premake_months"
+#define SIPCALL_KEY_KDF_SALT				"crypto.kdf_salt"
+
+extern Jsonb *sipcall_config_value(const char *key);
+/* the retention configured for a 'retention.*' key; NULL: keep forever */
+extern Interval *sipcall_config_retention(const char *key);
+extern int	sipcall_config_premake_months(void);
+extern int	sipcall_config_kdf_salt(uint8 *salt, int min_len, int max_len);
 
 /*---- jsontime.c: a timestamptz as to_jsonb() writes it ----*/
 
@@ -75,18 +91,21 @@ extern const char *const sipcall_managed_names[SIPCALL_NUM_MANAGED_TABLES];
 extern const char *const sipcall_managed_keys[SIPCALL_NUM_MANAGED_TABLES];
 
 extern int	sipcall_managed_table(Oid relid);
+extern char *sipcall_partition_name(SipcallManagedTable table, int year,
+									 int month);
 extern Oid	sipcall_make_partition(SipcallManagedTable table, DateADT for_date);
+extern void sipcall_partition_bounds(Oid relid, bool *is_default,
+									 TimestampTz *lower, bool *lower_inf,
+									 TimestampTz *upper, bool *upper_inf);
 
 /*---- crypto.c: encrypt_data, decrypt_data and their key caches ----*/
 
 extern void sipcall_crypto_init(void);
 extern void sipcall_crypto_act_for(Oid role);
 
-/*---- retention.c: retention settings and cleanup ----*/
+/*---- rowcount.c: exact row counts ----*/
 
-/* the retention configured for a 'retention.*' key; NULL: keep forever */
-extern Interval *sipcall_config_retention(const char *key);
-extern int	sipcall_config_premake_months(void);
+extern int64 sipcall_count_rows(Oid relid, const char *qname);
 
 /*---- ratelimit_*.c: check_rate_limit, shared counters (ratelimit.h) ----*/
 

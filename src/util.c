@@ -3,7 +3,8 @@
  * util.c
  *		Small helpers the other modules share: finding the extension, its
  *		owner, schema and tables, running parameterised SPI statements
- *		with their result checked, and taking locks with a bounded wait.
+ *		with their result checked (or their rows counted), and taking
+ *		locks with a bounded wait.  It calls no other module.
  *
  * Internal statements run as the owner of the extension, whoever calls the
  * SQL function, through sipcall_privileged_enter() (privileged.c); the
@@ -22,25 +23,22 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
-#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
-#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/elog.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
-#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
-#include "utils/snapmgr.h"
 
 #include "sipcall.h"
 
@@ -125,66 +123,6 @@ sipcall_relid(const char *relname, bool missing_ok)
 }
 
 /*
- * The config_value of key in system_config, or NULL when there is no such
- * row.  Read directly, whoever the caller is (the table is sipcall's own);
- * the result lives in the caller's memory context.
- */
-Jsonb *
-sipcall_config_value(const char *key)
-{
-	Oid			relid = sipcall_relid("system_config", false);
-	Relation	rel;
-	TableScanDesc scan;
-	TupleTableSlot *slot;
-	ScanKeyData skey;
-	Snapshot	snapshot;
-	AttrNumber	keyatt = get_attnum(relid, "config_key");
-	AttrNumber	valatt = get_attnum(relid, "config_value");
-	Jsonb	   *result = NULL;
-
-	if (keyatt == InvalidAttrNumber || valatt == InvalidAttrNumber)
-		elog(ERROR, "table system_config of sipcall lacks its columns");
-
-	/*
-	 * A scan of the table itself (a page or two), not a query: in a new
-	 * connection, parsing and planning one cost more than the rest of a
-	 * cleanup that finds nothing to do.
-	 */
-	rel = table_open(relid, AccessShareLock);
-
-	/*
-	 * The latest snapshot, so that a change committed since the
-	 * transaction's snapshot counts; but a parallel operation (the leader
-	 * or a worker running a PARALLEL SAFE function such as encrypt_data)
-	 * may not take one, and reads with the query's snapshot instead.
-	 */
-	if (IsInParallelMode())
-		snapshot = RegisterSnapshot(ActiveSnapshotSet() ?
-									GetActiveSnapshot() :
-									GetTransactionSnapshot());
-	else
-		snapshot = RegisterSnapshot(GetLatestSnapshot());
-	ScanKeyInit(&skey, keyatt, BTEqualStrategyNumber, F_TEXTEQ,
-				CStringGetTextDatum(key));
-	scan = table_beginscan(rel, snapshot, 1, &skey);
-	slot = table_slot_create(rel, NULL);
-	if (table_scan_getnextslot(scan, ForwardScanDirection, slot))
-	{
-		bool		isnull;
-		Datum		d = slot_getattr(slot, valatt, &isnull);
-
-		/* a copy: the datum points into a buffer released below */
-		if (!isnull)
-			result = DatumGetJsonbPCopy(d);
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	table_endscan(scan);
-	UnregisterSnapshot(snapshot);
-	table_close(rel, AccessShareLock);
-	return result;
-}
-
-/*
  * The owner and the schema of sipcall (which must be created here).
  */
 void
@@ -211,6 +149,36 @@ sipcall_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 			 SPI_result_code_string(ret), SPI_result_code_string(expected),
 			 sql);
 	return SPI_processed;
+}
+
+/*
+ * Run sql (a statement yielding one count, or a DELETE/UPDATE/SELECT whose
+ * processed rows are the count) with $1 = cutoff; return the count.
+ */
+int64
+sipcall_spi_count(const char *sql, TimestampTz cutoff, bool with_cutoff)
+{
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		args[1];
+	int			ret;
+
+	args[0] = TimestampTzGetDatum(cutoff);
+	ret = SPI_execute_with_args(sql, with_cutoff ? 1 : 0, argtypes, args,
+								NULL, false, 0);
+	if (ret == SPI_OK_DELETE || ret == SPI_OK_UPDATE)
+		return (int64) SPI_processed;
+	if (ret == SPI_OK_SELECT && SPI_processed == 1 &&
+		SPI_tuptable->tupdesc->natts == 1 &&
+		SPI_tuptable->tupdesc->attrs[0].atttypid == INT8OID)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 1, &isnull);
+
+		return isnull ? 0 : DatumGetInt64(d);
+	}
+	elog(ERROR, "unexpected result %s of: %s", SPI_result_code_string(ret), sql);
+	return 0;					/* keep compiler quiet */
 }
 
 /*
