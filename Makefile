@@ -13,9 +13,17 @@ MODULE_big = sipcall
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 PGFILEDESC = "sipcall - call records for SIPCall"
 
-# The install script is assembled from one fragment per concern.
+# Versions.  Every released version's install script is frozen in git and
+# never edited again; each change after it ships as an upgrade script
+# sipcall--OLD--NEW.sql.  The install script of the newest version is
+# assembled from one fragment per concern (src/sql/*.sql); the upgrade test
+# (test/t/005_upgrade.pl) proves that each released version, updated,
+# equals that fresh install.
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\\(.*\\)'/\\1/p" sipcall.control)
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
-DATA = sipcall--1.0.sql
+DATA = $(filter-out sipcall--$(EXTVERSION).sql,$(wildcard sipcall--*.sql)) \
+	sipcall--$(EXTVERSION).sql
+EXTRA_CLEAN = sipcall--$(EXTVERSION).sql fuzz/build
 
 # schema runs first: it creates the extension the other files use
 REGRESS = schema $(filter-out schema,$(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql))))
@@ -24,7 +32,6 @@ TAP_TESTS = 1
 
 PG_CPPFLAGS = -I$(srcdir)/src
 SHLIB_LINK = -lcrypto
-EXTRA_CLEAN = fuzz/build
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -34,11 +41,11 @@ ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 endif
 
-all: sipcall--1.0.sql
+all: sipcall--$(EXTVERSION).sql
 
 # Always reassembled (FORCE), so that a removed fragment is noticed too;
 # rewritten only when its content changes.
-sipcall--1.0.sql: FORCE
+sipcall--$(EXTVERSION).sql: FORCE
 	@cat $(SQL_PARTS) > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
