@@ -23,12 +23,28 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\\(.*\\)'/\\1/p" sipcall.co
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
 DATA = $(filter-out sipcall--$(EXTVERSION).sql,$(wildcard sipcall--*.sql)) \
 	sipcall--$(EXTVERSION).sql
-EXTRA_CLEAN = sipcall--$(EXTVERSION).sql fuzz/build
+EXTRA_CLEAN = sipcall--$(EXTVERSION).sql fuzz/build tmp_regress tmp_isolation output_iso
 
-# schema runs first: it creates the extension the other files use
+# The test lists, for stock "make installcheck" (as pg_buildext runs it,
+# each suite in a temporary instance of the installed PostgreSQL) and for
+# test/run (make test), which reads them with "make test-lists".
+# schema runs first: it creates the extension the other files use.
 REGRESS = schema $(filter-out schema,$(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql))))
+REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=$(srcdir)/test/regress.conf
 ISOLATION = $(sort $(patsubst specs/%.spec,%,$(wildcard specs/*.spec)))
+ISOLATION_OPTS = --temp-instance=./tmp_isolation --temp-config=$(srcdir)/test/isolation.conf
 TAP_TESTS = 1
+PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
+PROVE_FLAGS = -I $(srcdir)/test
+
+# CI=true (as .ci/run sets it) turns every warning into an error.  -Wextra
+# is kept but for unused parameters: PostgreSQL's own headers have them
+# (fmgr.h, lib/ilist.h, storage/bufpage.h inline functions), and so does
+# every callback whose signature PostgreSQL fixes (shmem_exit, syscache
+# and transaction callbacks).
+ifeq ($(CI),true)
+COPT += -Wall -Wextra -Wno-unused-parameter -Werror
+endif
 
 PG_CPPFLAGS = -I$(srcdir)/src
 SHLIB_LINK = -lcrypto
@@ -51,7 +67,13 @@ sipcall--$(EXTVERSION).sql: FORCE
 
 FORCE:
 
-.PHONY: deps demo demo-stop test bench fuzz FORCE
+.PHONY: deps demo demo-stop test test-lists bench fuzz FORCE
+
+# the lists test/run drives, one per line: "regress name...", ...
+test-lists:
+	@echo "regress $(REGRESS)"
+	@echo "isolation $(ISOLATION)"
+	@echo "tap $(notdir $(basename $(PROVE_TESTS)))"
 
 deps:
 	@scripts/deps.sh

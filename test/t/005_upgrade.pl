@@ -17,10 +17,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use File::Basename qw(dirname);
 use SipcallDump;
 
 my $node = new_node('upgrade');
-my $catalog_sql = slurp_file("$ENV{SIPCALL_TOP}/test/catalog.sql");
+my $catalog_sql = slurp_file(dirname(__FILE__) . '/../catalog.sql');
 
 my $newest = $node->safe_psql('postgres', q{
 	SELECT default_version FROM pg_available_extensions WHERE name = 'sipcall'});
