@@ -79,7 +79,7 @@ sipcall--$(EXTVERSION).sql: FORCE
 
 FORCE:
 
-.PHONY: deps demo demo-stop test test-lists bench fuzz FORCE
+.PHONY: deps demo demo-stop test test-lists bench fuzz deb dist FORCE
 
 # the lists test/run drives, one per line: "regress name...", ...
 test-lists:
@@ -100,6 +100,16 @@ demo-stop:
 test: deps
 	$(MAKE) all
 	@test/run
+
+# the Debian package postgresql-15-sipcall, in build/deb (scripts/deb.sh)
+deb: deps
+	@scripts/deb.sh
+
+# a PGXN release archive of HEAD, sipcall-X.Y.Z.zip, after checking that
+# META.json names this version (default_version of sipcall.control) and
+# files that exist
+dist:
+	@scripts/dist.sh
 
 bench: deps
 	$(MAKE) all
