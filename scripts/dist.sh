@@ -21,6 +21,6 @@ for f in sipcall--*.sql; do   # every frozen script is committed
     git cat-file -e "HEAD:$f" 2>/dev/null || [ "$f" = "sipcall--$ext.sql" ] || {
         echo "$f is not committed" >&2; exit 1; }
 done
-out=sipcall-$meta_version.zip
+out=${DIST_OUT:-.}/sipcall-$meta_version.zip
 git archive --format zip --prefix "sipcall-$meta_version/" -o "$out" HEAD
 echo "$out"
