@@ -21,6 +21,11 @@ packages=(
     valgrind
     gnuplot-nox
     util-linux
+    debhelper
+    dpkg-dev
+    postgresql-server-dev-all
+    lintian
+    unzip
 )
 
 missing=()

@@ -5,7 +5,8 @@
  *		the caches of derived keys, the installation's salt, the hand-over
  *		of OpenPGP messages to pgcrypto, and wiping of secrets.
  *
- * The byte format and the OpenSSL calls live in envelope.c.
+ * The byte format and the OpenSSL calls live in envelope.c.  Since 1.1,
+ * key_id() tells the identifier a passphrase gets in envelopes.
  *
  * Keys.  A passphrase is stretched with PBKDF2-HMAC-SHA256 and the
  * installation's salt (system_config "crypto.kdf_salt", read through
@@ -88,9 +89,11 @@
 
 #include "envelope.h"
 #include "sipcall.h"
+#include "version.h"
 
 PG_FUNCTION_INFO_V1(sipcall_encrypt_data);
 PG_FUNCTION_INFO_V1(sipcall_decrypt_data);
+PG_FUNCTION_INFO_V1(sipcall_key_id);
 
 #define SHMEM_NAME			"sipcall crypto key cache"
 #define LWLOCK_TRANCHE		"sipcall crypto"
@@ -934,4 +937,50 @@ sipcall_decrypt_data(PG_FUNCTION_ARGS)
 		PG_RETURN_DATUM(pgp_result);
 	PG_FREE_IF_COPY(enc, 0);
 	PG_RETURN_TEXT_P(result);
+}
+
+/*
+ * key_id(key text) RETURNS text (since 1.1)
+ *
+ * The identifier that encrypt_data writes into every envelope it makes
+ * with this passphrase in this installation, in hex: an operator matches
+ * it against the key inventory.  It is a truncated HMAC of the stretched
+ * key, so it tells nothing about the passphrase that the envelopes do not
+ * already show.
+ */
+Datum
+sipcall_key_id(PG_FUNCTION_ARGS)
+{
+	text	   *keyt = PG_GETARG_TEXT_PP(0);
+	LocalKey	tmp;
+	char		hex[SIPCALL_ENV_KEY_ID_LEN * 2 + 1];
+
+	sipcall_require_version(fcinfo, SIPCALL_VERSION_1_1);
+	memset(&tmp, 0, sizeof(tmp));
+	PG_TRY();
+	{
+		const char *pass = VARDATA_ANY(keyt);
+		size_t		pass_len = VARSIZE_ANY_EXHDR(keyt);
+		LocalKey   *k;
+
+		check_key(pass_len);
+		crypto_backend_init();
+		if (!install_params_valid)
+			load_install_params();
+		k = find_key(pass, pass_len, &install_params, &tmp);
+		if (k->serial == 0)
+			k = remember_key(k, pass, pass_len);
+		hex[hex_encode((const char *) k->key_id, SIPCALL_ENV_KEY_ID_LEN,
+					   hex)] = '\0';
+	}
+	PG_CATCH();
+	{
+		OPENSSL_cleanse(&tmp, sizeof(tmp));
+		wipe_arg_copy(fcinfo, 0, keyt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	wipe_arg_copy(fcinfo, 0, keyt);
+	PG_RETURN_TEXT_P(cstring_to_text(hex));
 }

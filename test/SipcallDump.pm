@@ -56,14 +56,17 @@ sub new_node
 	return $node;
 }
 
+# fill($node, $db [, $version]): install sipcall (the given SQL version, or
+# the default one) into a new database $db and fill it
 sub fill
 {
-	my ($node, $db) = @_;
+	my ($node, $db, $version) = @_;
+	my $create = defined $version ? "VERSION '$version' CASCADE" : 'CASCADE';
 	my $u = "('00000000-0000-0000-0000-' || lpad(%s::text, 12, '0'))::uuid";
 	my $user_of = sprintf($u, '(1 + g % 6)');
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
 	$node->safe_psql($db, qq{
-CREATE EXTENSION sipcall CASCADE;
+CREATE EXTENSION sipcall $create;
 -- settings: changed (the copy's maintenance must keep the whole history),
 -- and one of the application's
 UPDATE sipcall.system_config SET config_value = '"10 years"'

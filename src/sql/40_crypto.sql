@@ -31,3 +31,14 @@ LANGUAGE C STRICT STABLE PARALLEL SAFE;
 
 COMMENT ON FUNCTION @extschema@.decrypt_data(bytea, text) IS
     'Decrypts what encrypt_data made, or an OpenPGP message of pgcrypto''s pgp_sym_encrypt; wrong key or tampered data raise 39000';
+
+-- since 1.1
+CREATE FUNCTION @extschema@.key_id(key text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'sipcall_key_id'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@.key_id(text) IS
+    'The identifier (hex) that encrypt_data writes into envelopes made with this passphrase here; matches the key inventory';
+
+REVOKE ALL ON FUNCTION @extschema@.key_id(text) FROM PUBLIC;

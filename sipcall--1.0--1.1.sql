@@ -1,0 +1,22 @@
+/* sipcall--1.0--1.1.sql: update a 1.0 installation to 1.1 */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION sipcall UPDATE TO '1.1'" to load this file. \quit
+
+/*
+ * As in the install script: every name and operator below resolves through
+ * pg_catalog and sipcall's own schema only.
+ */
+SET LOCAL search_path = pg_catalog, pg_temp;
+
+/*---- key rotation: a passphrase's identifier ----*/
+
+CREATE FUNCTION @extschema@.key_id(key text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'sipcall_key_id'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@.key_id(text) IS
+    'The identifier (hex) that encrypt_data writes into envelopes made with this passphrase here; matches the key inventory';
+
+REVOKE ALL ON FUNCTION @extschema@.key_id(text) FROM PUBLIC;
