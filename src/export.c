@@ -330,8 +330,8 @@ export_columns(ExportTable *t, Relation parent)
 
 		t->keyslen += t->order[c]->keylen;
 		entry = c % JB_OFFSET_STRIDE == 0 ?
-			(JENTRY_ISSTRING | JENTRY_HAS_OFF | t->keyslen) :
-			(JENTRY_ISSTRING | t->order[c]->keylen);
+			(JENTRY_ISSTRING | JENTRY_HAS_OFF | (uint32) t->keyslen) :
+			(JENTRY_ISSTRING | (uint32) t->order[c]->keylen);
 		sipcall_doc_append(&t->keys, &entry, sizeof(JEntry));
 	}
 	for (c = 0; c < spec->ncols; c++)

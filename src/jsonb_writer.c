@@ -289,7 +289,7 @@ int_numeric_checked(void)
 	if (ok >= 0)
 		return ok;
 	ok = 1;
-	for (i = 0; i < lengthof(probes) && ok; i++)
+	for (i = 0; i < (int) lengthof(probes) && ok; i++)
 	{
 		IntNumeric mine;
 		Numeric		a = int_numeric(probes[i], &mine);

@@ -224,7 +224,7 @@ sipcall_worker_pin_settings(void)
 {
 	int			i;
 
-	for (i = 0; i < lengthof(worker_settings); i++)
+	for (i = 0; i < (int) lengthof(worker_settings); i++)
 		SetConfigOption(worker_settings[i].name, worker_settings[i].value,
 						PGC_SUSET, PGC_S_SESSION);
 }

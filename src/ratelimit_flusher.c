@@ -131,8 +131,12 @@ sipcall_ratelimit_flusher_register(void)
 	RegisterBackgroundWorker(&worker);
 }
 
-/* Collect the dirty entries, marking them flushing. */
-static RlFlushItem *
+/*
+ * Collect the dirty entries, marking them flushing.  Never inlined: inside
+ * rl_flush, whose PG_TRY reads only what this returns, gcc would take the
+ * array it grows here for a local that longjmp may clobber (-Wclobbered).
+ */
+static pg_noinline RlFlushItem *
 rl_collect(int *nitems)
 {
 	HASH_SEQ_STATUS status;

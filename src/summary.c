@@ -466,7 +466,7 @@ sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 				 SPI_result_code_string(ret));
 
 		/* where the entries are, for the next transactions */
-		for (i = 0; i < SPI_processed; i++)
+		for (i = 0; i < (int) SPI_processed; i++)
 		{
 			bool		day_null;
 			bool		tid_null;
@@ -517,7 +517,7 @@ sipcall_summary_track_partition(const char *qpart)
 	};
 	int			i;
 
-	for (i = 0; i < lengthof(triggers); i++)
+	for (i = 0; i < (int) lengthof(triggers); i++)
 		sipcall_spi_exec(psprintf("CREATE TRIGGER calls_track_%s AFTER %s ON %s%s"
 								  " FOR EACH STATEMENT EXECUTE FUNCTION %s.calls_track_trigger()",
 								  triggers[i][0], triggers[i][1], qpart,
