@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * keys.c
+ * events.c
  *		The trigger that ties a call event to its call.
  *
  * call_events refers to sipcall.call_keys, the unpartitioned registry of
@@ -23,7 +23,7 @@
  * Copyright (c) 2026, the sipcall authors
  *
  * IDENTIFICATION
- *		src/keys.c
+ *		src/events.c
  *
  *-------------------------------------------------------------------------
  */
