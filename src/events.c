@@ -50,47 +50,6 @@
 
 PG_FUNCTION_INFO_V1(sipcall_call_events_fill);
 
-static bool call_user(Oid nspoid, Datum call_id, Datum *user_id);
-
-/*
- * Find the user of call call_id in call_keys (in schema nspoid).  Returns
- * false if there is no such call.
- */
-static bool
-call_user(Oid nspoid, Datum call_id, Datum *user_id)
-{
-	Oid			relid = get_relname_relid("call_keys", nspoid);
-	Relation	rel;
-	Relation	idx;
-	ScanKeyData key;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	bool		found;
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "sipcall.call_keys is missing");
-	rel = table_open(relid, AccessShareLock);
-	idx = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
-
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, call_id);
-	slot = table_slot_create(rel, NULL);
-	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
-	if (found)
-	{
-		bool		isnull;
-		AttrNumber	attnum = get_attnum(relid, "user_id");
-
-		*user_id = datumCopy(slot_getattr(slot, attnum, &isnull), false, UUID_LEN);
-	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(idx, AccessShareLock);
-	table_close(rel, AccessShareLock);
-	return found;
-}
-
 /*
  * BEFORE INSERT OR UPDATE ROW trigger on call_events: fill in user_id from
  * the call when it is not given (or when an update changes call_id and
@@ -159,7 +118,7 @@ sipcall_call_events_fill(PG_FUNCTION_ARGS)
 		}
 	}
 
-	if (!call_user(RelationGetNamespace(rel), call_id, &user_id))
+	if (!sipcall_call_keys_user(RelationGetNamespace(rel), call_id, &user_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("call %s does not exist",

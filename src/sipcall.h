@@ -98,6 +98,10 @@ extern void sipcall_partition_bounds(Oid relid, bool *is_default,
 									 TimestampTz *lower, bool *lower_inf,
 									 TimestampTz *upper, bool *upper_inf);
 
+/*---- callkeys.c: the registry of calls, sipcall.call_keys ----*/
+
+extern bool sipcall_call_keys_user(Oid nspoid, Datum call_id, Datum *user_id);
+
 /*---- crypto.c: encrypt_data, decrypt_data and their key caches ----*/
 
 extern void sipcall_crypto_init(void);
