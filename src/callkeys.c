@@ -30,6 +30,8 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "executor/tuptable.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -76,4 +78,38 @@ sipcall_call_keys_user(Oid nspoid, Datum call_id, Datum *user_id)
 	index_close(idx, AccessShareLock);
 	table_close(rel, AccessShareLock);
 	return found;
+}
+
+/*
+ * Forget the registry rows of the calls whose ids are in the uuid[] ids
+ * (a statement deleted those calls with their triggers off); returns how
+ * many rows went.
+ */
+uint64
+sipcall_call_keys_forget(const char *nsp, Datum ids)
+{
+	Oid			argtypes[1] = {UUIDARRAYOID};
+
+	return sipcall_spi_exec(psprintf("DELETE FROM %s.call_keys"
+									 " WHERE id OPERATOR(pg_catalog.=) ANY ($1)",
+									 nsp),
+							1, argtypes, &ids, NULL, SPI_OK_DELETE);
+}
+
+/*
+ * Forget the registry rows of the calls of qcalls (a qualified name of
+ * calls or one of its partitions) that began before cutoff; run before
+ * those calls are deleted.  Returns how many rows went.
+ */
+uint64
+sipcall_call_keys_forget_before(const char *nsp, const char *qcalls,
+								Datum cutoff)
+{
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+
+	return sipcall_spi_exec(psprintf("DELETE FROM %s.call_keys k USING %s c"
+									 " WHERE c.initiated_at OPERATOR(pg_catalog.<) $1"
+									 " AND k.id OPERATOR(pg_catalog.=) c.id",
+									 nsp, qcalls),
+							1, argtypes, &cutoff, NULL, SPI_OK_DELETE);
 }

@@ -4,7 +4,8 @@
  *		GDPR erasure: sipcall.delete_user_data().
  *
  * Calls: privileged.h to run as the extension's owner, sipcall.h (SPI
- * helpers, the schema), gdpr.h.  Nothing in export.c.
+ * helpers, the schema), callkeys.c (the calls' registry rows), summary.c
+ * (the list of changed days), gdpr.h.  Nothing in export.c.
  *
  * Erasure deletes the person's call events in bulk by user_id, then their
  * calls (whose cascade to call_events then finds nothing), rate limits and
@@ -102,8 +103,9 @@ id_hex_digits(Datum user_id)
  * Delete the calls, with their triggers off: the per-row cascade to
  * call_events (which has nothing left to find) and the per-row upkeep of
  * call_keys would cost more than the delete itself.  call_keys is kept in
- * step here, in the same statement, and so is the summary's list of
- * changed days (an erasure leaves the summary like any delete).  Row locks
+ * step here (callkeys.c forgets the calls' registry rows), and so is the
+ * summary's list of changed days (summary.c; an erasure leaves the
+ * summary like any delete).  Row locks
  * still apply: an event insert holding one of these calls FOR KEY SHARE
  * makes us wait for it, and its event is caught by the caller's second
  * sweep.  Returns the number of calls deleted.
@@ -115,21 +117,30 @@ delete_calls(const char *nsp, Datum *args)
 	bool		isnull;
 	uint64		ncalls;
 
+	Datum		ids;
+	Datum		days;
+
 	nestlevel = NewGUCNestLevel();
 	(void) set_config_option("session_replication_role", "replica",
 							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
 	erase_exec(psprintf("WITH c AS (DELETE FROM %s.calls WHERE user_id = $1"
-						"  RETURNING id, initiated_at),"
-						" k AS (DELETE FROM %s.call_keys k USING c"
-						"  WHERE k.id = c.id RETURNING k.id),"
-						" d AS (INSERT INTO %s.daily_summary_dirty (call_date)"
-						"  SELECT DISTINCT pg_catalog.timezone('UTC', c.initiated_at)::pg_catalog.date FROM c)"
-						" SELECT (SELECT pg_catalog.count(*) FROM c),"
-						"  (SELECT pg_catalog.count(*) FROM k)", nsp, nsp, nsp),
+						"  RETURNING id, initiated_at)"
+						" SELECT pg_catalog.count(*), pg_catalog.array_agg(c.id),"
+						"  pg_catalog.array_agg(DISTINCT pg_catalog.timezone('UTC', c.initiated_at)::pg_catalog.date)"
+						" FROM c", nsp),
 			   1, args, SPI_OK_SELECT);
 	ncalls = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 										 SPI_tuptable->tupdesc, 1, &isnull));
+	if (ncalls > 0)
+	{
+		ids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
+							&isnull);
+		days = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3,
+							 &isnull);
+		(void) sipcall_call_keys_forget(nsp, ids);
+		sipcall_summary_mark_days(nsp, days);
+	}
 	AtEOXact_GUC(true, nestlevel);
 	return ncalls;
 }

@@ -36,7 +36,8 @@
  * dropped by a later cleanup.  Nothing but the drop is undone.
  *
  * Calls: when 'retention.calls' is set, expired calls go together with
- * their call_events and their entries in call_keys.  Those deletes run
+ * their call_events and their entries in call_keys (which callkeys.c
+ * forgets).  Those deletes run
  * with session_replication_role = replica, so that no trigger fires: the
  * daily summary keeps the figures of the days whose calls a retention
  * removed, and no cascade runs twice.  Rows of expired calls are
@@ -209,11 +210,8 @@ lock_and_delete_call_children(CleanupRun *run)
 									  " AND e.call_id OPERATOR(pg_catalog.=) c.id",
 									  run->nsp, run->qparent),
 							 run->cutoff, true);
-	(void) sipcall_spi_count(psprintf("DELETE FROM %s.call_keys k USING %s c"
-									  " WHERE c.initiated_at OPERATOR(pg_catalog.<) $1"
-									  " AND k.id OPERATOR(pg_catalog.=) c.id",
-									  run->nsp, run->qparent),
-							 run->cutoff, true);
+	(void) sipcall_call_keys_forget_before(run->nsp, run->qparent,
+										   TimestampTzGetDatum(run->cutoff));
 }
 
 /*

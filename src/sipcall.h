@@ -101,6 +101,10 @@ extern void sipcall_partition_bounds(Oid relid, bool *is_default,
 /*---- callkeys.c: the registry of calls, sipcall.call_keys ----*/
 
 extern bool sipcall_call_keys_user(Oid nspoid, Datum call_id, Datum *user_id);
+extern uint64 sipcall_call_keys_forget(const char *nsp, Datum ids);
+extern uint64 sipcall_call_keys_forget_before(const char *nsp,
+											  const char *qcalls,
+											  Datum cutoff);
 
 /*---- crypto.c: encrypt_data, decrypt_data and their key caches ----*/
 
@@ -122,6 +126,7 @@ extern void sipcall_ratelimit_flusher_register(void);
 
 extern int64 sipcall_summary_refresh(void);
 extern void sipcall_summary_track_partition(const char *qpart);
+extern void sipcall_summary_mark_days(const char *nsp, Datum days);
 
 /*---- maintenance.c: one maintenance cycle ----*/
 

@@ -704,3 +704,20 @@ sipcall_rebuild_daily_summary(PG_FUNCTION_ARGS)
 
 	PG_RETURN_INT64((int64) ndays);
 }
+
+/*
+ * Put the days of the date[] days on the summary's list of changed days,
+ * for statements that change calls with the tracking triggers off
+ * (erasure).  The next refresh recomputes them.
+ */
+void
+sipcall_summary_mark_days(const char *nsp, Datum days)
+{
+	Oid			argtypes[1] = {DATEARRAYOID};
+
+	sipcall_spi_exec(psprintf("INSERT INTO %s.daily_summary_dirty (call_date)"
+							  " SELECT DISTINCT d FROM pg_catalog.unnest($1) d"
+							  " WHERE d IS NOT NULL",
+							  nsp),
+					 1, argtypes, &days, NULL, SPI_OK_INSERT);
+}
