@@ -39,8 +39,8 @@
  * The triggers are ordinary (ENABLE, not ENABLE ALWAYS) triggers: with
  * session_replication_role = replica they do not fire.  Retention of
  * calls and the moving of rows out of the default partition run that way,
- * so the days of expired calls keep their last figures (API.md,
- * Clarification 2).
+ * so the days of expired calls keep their last figures: the summary keeps
+ * the history that retention removes.
  *
  * Locking: refresh and rebuild take EXCLUSIVE lock on daily_call_summary,
  * so they run one at a time while readers of the summary go on.
