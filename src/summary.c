@@ -128,6 +128,13 @@ static int	compare_dates(const void *a, const void *b);
 static const char *summary_schema(void);
 static bool lock_cached_mark(Oid nspoid, DateADT day);
 static void remember_mark(DateADT day, ItemPointer tid);
+static void mark_all_days(void);
+static int	skip_marked_here(DateADT *days, int ndays);
+static int	lock_cached_marks(Oid nspoid, DateADT *days, int ndays);
+static SPIPlanPtr mark_days_plan(void);
+static void insert_marks(DateADT *days, int ndays);
+static SPIPlanPtr take_dirty_plan(const char *nsp);
+static SPIPlanPtr refresh_days_plan(const char *nsp);
 
 /*
  * The UTC day of a timestamptz, as (ts AT TIME ZONE 'UTC')::date computes
@@ -318,14 +325,156 @@ lock_cached_mark(Oid nspoid, DateADT day)
  * STATEMENT with transition tables, and AFTER TRUNCATE.  Appends the days
  * touched to the dirty list.
  */
+/* A TRUNCATE of calls: every day of the summary has changed. */
+static void
+mark_all_days(void)
+{
+	const char *nsp = summary_schema();
+	SipcallPrivileged priv;
+
+	sipcall_privileged_enter(&priv);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	sipcall_spi_exec(psprintf("INSERT INTO %s.daily_summary_dirty (call_date)"
+							  " SELECT call_date FROM %s.daily_call_summary",
+							  nsp, nsp),
+					 0, NULL, NULL, NULL, SPI_OK_INSERT);
+	SPI_finish();
+	sipcall_privileged_leave(&priv);
+}
+
+/*
+ * Drop from days[0..ndays) those this very subtransaction has marked
+ * already; returns how many are left.
+ */
+static int
+skip_marked_here(DateADT *days, int ndays)
+{
+	int			i,
+				j,
+				kept = 0;
+
+	if (marked_lxid != MyProc->lxid ||
+		marked_subxid != GetCurrentSubTransactionId())
+	{
+		marked_lxid = MyProc->lxid;
+		marked_subxid = GetCurrentSubTransactionId();
+		marked_n = 0;
+	}
+	for (i = 0; i < ndays; i++)
+	{
+		bool		seen = false;
+
+		for (j = 0; j < marked_n && !seen; j++)
+			seen = (marked_days[j] == days[i]);
+		if (!seen)
+			days[kept++] = days[i];
+	}
+	return kept;
+}
+
+/*
+ * Days whose entry this backend made before: lock the entry where it is
+ * (in schema nspoid) and drop the day from days[]; returns how many are
+ * left to insert or find.
+ */
+static int
+lock_cached_marks(Oid nspoid, DateADT *days, int ndays)
+{
+	int			i,
+				kept = 0;
+
+	for (i = 0; i < ndays; i++)
+	{
+		if (lock_cached_mark(nspoid, days[i]))
+		{
+			if (marked_n < MARKED_MAX)
+				marked_days[marked_n++] = days[i];
+		}
+		else
+			days[kept++] = days[i];
+	}
+	return kept;
+}
+
+/* the statement that finds or inserts this backend's entries of days */
+static SPIPlanPtr
+mark_days_plan(void)
+{
+	Oid			argtypes[2] = {DATEARRAYOID, INT4OID};
+
+	if (mark_plan == NULL)
+		mark_plan = sipcall_spi_keep_plan(psprintf("WITH d AS (SELECT pg_catalog.unnest($1) AS call_date),"
+												   " held AS (SELECT x.call_date, x.ctid FROM %s.daily_summary_dirty x"
+												   "  WHERE x.call_date OPERATOR(pg_catalog.=) ANY ($1)"
+												   "    AND x.stripe OPERATOR(pg_catalog.=) $2"
+												   "  FOR KEY SHARE OF x),"
+												   " ins AS (INSERT INTO %s.daily_summary_dirty (call_date, stripe)"
+												   "  SELECT d.call_date, $2 FROM d"
+												   "   WHERE d.call_date NOT IN (SELECT held.call_date FROM held)"
+												   "  RETURNING call_date, ctid)"
+												   " SELECT call_date, ctid FROM held"
+												   " UNION ALL SELECT call_date, ctid FROM ins",
+												   summary_schema(), summary_schema()),
+										  2, argtypes, CURSOR_OPT_GENERIC_PLAN);
+	return mark_plan;
+}
+
+/*
+ * Find or insert this backend's entries of days[0..ndays), as the
+ * extension's owner, and remember where they are for the next
+ * transactions.
+ */
+static void
+insert_marks(DateADT *days, int ndays)
+{
+	SipcallPrivileged priv;
+	Datum	   *elems = palloc(sizeof(Datum) * ndays);
+	Datum		args[2];
+	int			ret;
+	int			i;
+
+	sipcall_privileged_enter(&priv);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	for (i = 0; i < ndays; i++)
+		elems[i] = DateADTGetDatum(days[i]);
+	args[0] = PointerGetDatum(construct_array(elems, ndays, DATEOID,
+											  sizeof(DateADT), true,
+											  TYPALIGN_INT));
+	args[1] = Int32GetDatum(MyBackendId);
+	ret = SPI_execute_plan(mark_days_plan(), args, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan returned %s",
+			 SPI_result_code_string(ret));
+
+	for (i = 0; i < (int) SPI_processed; i++)
+	{
+		bool		day_null;
+		bool		tid_null;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i],
+									  SPI_tuptable->tupdesc, 1, &day_null);
+		Datum		t = SPI_getbinval(SPI_tuptable->vals[i],
+									  SPI_tuptable->tupdesc, 2, &tid_null);
+
+		if (!day_null && !tid_null)
+			remember_mark(DatumGetDateADT(d), (ItemPointer) DatumGetPointer(t));
+	}
+
+	SPI_finish();
+	sipcall_privileged_leave(&priv);
+	pfree(elems);
+}
+
 Datum
 sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	SipcallPrivileged priv;
 	DateADT    *days;
 	int			ndays = 0;
 	int			maxdays = 16;
+	int			i;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -340,18 +489,7 @@ sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{
-		const char *nsp = summary_schema();
-		SipcallPrivileged priv;
-
-		sipcall_privileged_enter(&priv);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		sipcall_spi_exec(psprintf("INSERT INTO %s.daily_summary_dirty (call_date)"
-								  " SELECT call_date FROM %s.daily_call_summary",
-								  nsp, nsp),
-						 0, NULL, NULL, NULL, SPI_OK_INSERT);
-		SPI_finish();
-		sipcall_privileged_leave(&priv);
+		mark_all_days();
 		return PointerGetDatum(NULL);
 	}
 
@@ -360,138 +498,26 @@ sipcall_calls_track_trigger(PG_FUNCTION_ARGS)
 				 &days, &ndays, &maxdays);
 	collect_days(trigdata->tg_relation, trigdata->tg_newtable,
 				 &days, &ndays, &maxdays);
-	if (ndays == 0)
-		return PointerGetDatum(NULL);
-
 	if (ndays > 1)
 	{
 		qsort(days, ndays, sizeof(DateADT), compare_dates);
 		ndays = qunique(days, ndays, sizeof(DateADT), compare_dates);
 	}
 
-	/* leave out the days this very subtransaction has marked already */
-	if (marked_lxid != MyProc->lxid ||
-		marked_subxid != GetCurrentSubTransactionId())
+	if (ndays > 0)
+		ndays = skip_marked_here(days, ndays);
+	/* calls and its partitions live in sipcall's schema */
+	if (ndays > 0)
+		ndays = lock_cached_marks(RelationGetNamespace(trigdata->tg_relation),
+								  days, ndays);
+	if (ndays > 0)
 	{
-		marked_lxid = MyProc->lxid;
-		marked_subxid = GetCurrentSubTransactionId();
-		marked_n = 0;
-	}
-	{
-		int			i,
-					j,
-					kept = 0;
-
-		for (i = 0; i < ndays; i++)
-		{
-			bool		seen = false;
-
-			for (j = 0; j < marked_n && !seen; j++)
-				seen = (marked_days[j] == days[i]);
-			if (!seen)
-				days[kept++] = days[i];
-		}
-		ndays = kept;
-	}
-	if (ndays == 0)
-		return PointerGetDatum(NULL);
-
-	/* days whose entry this backend made before: lock it where it is */
-	{
-		int			i,
-					kept = 0;
-
-		for (i = 0; i < ndays; i++)
-		{
-			/* calls and its partitions live in sipcall's schema */
-			if (lock_cached_mark(RelationGetNamespace(trigdata->tg_relation),
-								 days[i]))
-			{
-				if (marked_n < MARKED_MAX)
-					marked_days[marked_n++] = days[i];
-			}
-			else
-				days[kept++] = days[i];
-		}
-		ndays = kept;
-	}
-	if (ndays == 0)
-	{
-		pfree(days);
-		return PointerGetDatum(NULL);
-	}
-
-	sipcall_privileged_enter(&priv);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
-	if (mark_plan == NULL)
-	{
-		SPIPlanPtr	plan;
-		Oid			argtypes[2] = {DATEARRAYOID, INT4OID};
-
-		plan = sipcall_spi_keep_plan(psprintf("WITH d AS (SELECT pg_catalog.unnest($1) AS call_date),"
-									" held AS (SELECT x.call_date, x.ctid FROM %s.daily_summary_dirty x"
-									"  WHERE x.call_date OPERATOR(pg_catalog.=) ANY ($1)"
-									"    AND x.stripe OPERATOR(pg_catalog.=) $2"
-									"  FOR KEY SHARE OF x),"
-									" ins AS (INSERT INTO %s.daily_summary_dirty (call_date, stripe)"
-									"  SELECT d.call_date, $2 FROM d"
-									"   WHERE d.call_date NOT IN (SELECT held.call_date FROM held)"
-									"  RETURNING call_date, ctid)"
-									" SELECT call_date, ctid FROM held"
-									" UNION ALL SELECT call_date, ctid FROM ins",
-									summary_schema(), summary_schema()),
-									 2, argtypes, CURSOR_OPT_GENERIC_PLAN);
-		mark_plan = plan;
-	}
-
-	{
-		Datum	   *elems = palloc(sizeof(Datum) * ndays);
-		Datum		arg;
-		Datum		args[2];
-		int			ret;
-		int			i;
-
-		for (i = 0; i < ndays; i++)
-			elems[i] = DateADTGetDatum(days[i]);
-		arg = PointerGetDatum(construct_array(elems, ndays, DATEOID,
-											  sizeof(DateADT), true,
-											  TYPALIGN_INT));
-		args[0] = arg;
-		args[1] = Int32GetDatum(MyBackendId);
-		ret = SPI_execute_plan(mark_plan, args, NULL, false, 0);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute_plan returned %s",
-				 SPI_result_code_string(ret));
-
-		/* where the entries are, for the next transactions */
-		for (i = 0; i < (int) SPI_processed; i++)
-		{
-			bool		day_null;
-			bool		tid_null;
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[i],
-										  SPI_tuptable->tupdesc, 1, &day_null);
-			Datum		t = SPI_getbinval(SPI_tuptable->vals[i],
-										  SPI_tuptable->tupdesc, 2, &tid_null);
-
-			if (!day_null && !tid_null)
-				remember_mark(DatumGetDateADT(d), (ItemPointer) DatumGetPointer(t));
-		}
-	}
-
-	SPI_finish();
-	sipcall_privileged_leave(&priv);
-
-	/* remember them (once inserted) for the next statements */
-	{
-		int			i;
-
+		insert_marks(days, ndays);
+		/* remember them (once inserted) for the next statements */
 		for (i = 0; i < ndays && marked_n < MARKED_MAX; i++)
 			marked_days[marked_n++] = days[i];
 	}
 	pfree(days);
-
 	return PointerGetDatum(NULL);
 }
 
@@ -525,38 +551,10 @@ sipcall_summary_track_partition(const char *qpart)
 						 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 }
 
-/*
- * Recompute the summary rows of the dirty days; returns how many days were
- * recomputed.  Runs in the current transaction, as the extension owner.
- */
-int64
-sipcall_summary_refresh(void)
+/* the statement that takes (deletes) every dirty entry, returning its days */
+static SPIPlanPtr
+take_dirty_plan(const char *nsp)
 {
-	const char *nsp;
-	SipcallPrivileged priv;
-	int64		ndays;
-	Datum		days;
-	bool		isnull;
-	int			ret;
-
-	if (IsolationUsesXactSnapshot())
-		ereport(ERROR,
-				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-				 errmsg("the daily summary can only be refreshed at isolation level READ COMMITTED"),
-				 errhint("Call sipcall.refresh_daily_summary() in a READ COMMITTED transaction.")));
-
-	nsp = summary_schema();
-	LockRelationOid(sipcall_relid("daily_call_summary", false), ExclusiveLock);
-	marked_lxid = InvalidLocalTransactionId;
-
-	sipcall_privileged_enter(&priv);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
-	/*
-	 * First take the dirty entries.  The DELETE waits for every transaction
-	 * holding one of them locked (see the header comment).
-	 */
 	if (delete_plan == NULL)
 	{
 		SPIPlanPtr	plan;
@@ -568,27 +566,16 @@ sipcall_summary_refresh(void)
 									 0, NULL, CURSOR_OPT_GENERIC_PLAN);
 		delete_plan = plan;
 	}
-	ret = SPI_execute_plan(delete_plan, NULL, NULL, false, 0);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "SPI_execute_plan returned %s",
-			 SPI_result_code_string(ret));
-	days = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-						 &isnull);
-	if (!isnull)
-		days = datumCopy(days, false, -1);
-	if (isnull)
-	{
-		SPI_finish();
-		sipcall_privileged_leave(&priv);
-		return 0;
-	}
+	return delete_plan;
+}
 
-	/*
-	 * Then, with a new snapshot that sees every transaction the DELETE
-	 * waited for, aggregate those days.  Each day is aggregated through the
-	 * index on initiated_at (and partition pruning); the upper bound is
-	 * inclusive so that the infinite days work too.
-	 */
+/*
+ * The statement that aggregates the days of its date[] $1 afresh and
+ * writes them into daily_call_summary (deleting days with no call left).
+ */
+static SPIPlanPtr
+refresh_days_plan(const char *nsp)
+{
 	if (refresh_plan == NULL)
 	{
 		SPIPlanPtr	plan;
@@ -635,7 +622,63 @@ sipcall_summary_refresh(void)
 									 1, &argtype, CURSOR_OPT_GENERIC_PLAN);
 		refresh_plan = plan;
 	}
-	ret = SPI_execute_plan(refresh_plan, &days, NULL, false, 0);
+	return refresh_plan;
+}
+
+/*
+ * Recompute the summary rows of the dirty days; returns how many days were
+ * recomputed.  Runs in the current transaction, as the extension owner.
+ */
+int64
+sipcall_summary_refresh(void)
+{
+	const char *nsp;
+	SipcallPrivileged priv;
+	int64		ndays;
+	Datum		days;
+	bool		isnull;
+	int			ret;
+
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("the daily summary can only be refreshed at isolation level READ COMMITTED"),
+				 errhint("Call sipcall.refresh_daily_summary() in a READ COMMITTED transaction.")));
+
+	nsp = summary_schema();
+	LockRelationOid(sipcall_relid("daily_call_summary", false), ExclusiveLock);
+	marked_lxid = InvalidLocalTransactionId;
+
+	sipcall_privileged_enter(&priv);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/*
+	 * First take the dirty entries.  The DELETE waits for every transaction
+	 * holding one of them locked (see the header comment).
+	 */
+	ret = SPI_execute_plan(take_dirty_plan(nsp), NULL, NULL, false, 0);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "SPI_execute_plan returned %s",
+			 SPI_result_code_string(ret));
+	days = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+						 &isnull);
+	if (!isnull)
+		days = datumCopy(days, false, -1);
+	if (isnull)
+	{
+		SPI_finish();
+		sipcall_privileged_leave(&priv);
+		return 0;
+	}
+
+	/*
+	 * Then, with a new snapshot that sees every transaction the DELETE
+	 * waited for, aggregate those days.  Each day is aggregated through the
+	 * index on initiated_at (and partition pruning); the upper bound is
+	 * inclusive so that the infinite days work too.
+	 */
+	ret = SPI_execute_plan(refresh_days_plan(nsp), &days, NULL, false, 0);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "SPI_execute_plan returned %s",
 			 SPI_result_code_string(ret));
