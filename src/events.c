@@ -50,6 +50,31 @@
 
 PG_FUNCTION_INFO_V1(sipcall_call_events_fill);
 
+static bool moved_with_old_user(HeapTuple oldtup, TupleDesc desc,
+								int call_attnum, int user_attnum,
+								Datum call_id, Datum given_user);
+
+/*
+ * Whether an update moves the event to another call (call_id) and leaves
+ * user_id as it was (given_user): then it takes the new call's user, as an
+ * insert without user_id does.
+ */
+static bool
+moved_with_old_user(HeapTuple oldtup, TupleDesc desc, int call_attnum,
+					int user_attnum, Datum call_id, Datum given_user)
+{
+	bool		old_null;
+	Datum		old_call;
+	Datum		old_user;
+
+	old_call = heap_getattr(oldtup, call_attnum, desc, &old_null);
+	if (old_null || DatumGetBool(DirectFunctionCall2(uuid_eq, old_call, call_id)))
+		return false;
+	old_user = heap_getattr(oldtup, user_attnum, desc, &old_null);
+	return !old_null && DatumGetBool(DirectFunctionCall2(uuid_eq, old_user,
+														  given_user));
+}
+
 /*
  * BEFORE INSERT OR UPDATE ROW trigger on call_events: fill in user_id from
  * the call when it is not given (or when an update changes call_id and
@@ -94,29 +119,10 @@ sipcall_call_events_fill(PG_FUNCTION_ARGS)
 	if (call_null)
 		return PointerGetDatum(tuple);	/* NOT NULL will say so */
 
-	if (!user_null && TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-	{
-		bool		old_null;
-		Datum		old_call;
-		Datum		old_user;
-
-		/*
-		 * An update that moves the event to another call and leaves user_id
-		 * as it was takes the new call's user, as an insert without user_id
-		 * does.
-		 */
-		old_call = heap_getattr(trigdata->tg_trigtuple, call_attnum, desc,
-								&old_null);
-		if (!old_null && !DatumGetBool(DirectFunctionCall2(uuid_eq, old_call,
-														   call_id)))
-		{
-			old_user = heap_getattr(trigdata->tg_trigtuple, user_attnum, desc,
-									&old_null);
-			if (!old_null && DatumGetBool(DirectFunctionCall2(uuid_eq, old_user,
-															  given_user)))
-				user_null = true;
-		}
-	}
+	if (!user_null && TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) &&
+		moved_with_old_user(trigdata->tg_trigtuple, desc, call_attnum,
+							user_attnum, call_id, given_user))
+		user_null = true;
 
 	if (!sipcall_call_keys_user(RelationGetNamespace(rel), call_id, &user_id))
 		ereport(ERROR,

@@ -81,6 +81,9 @@ static Oid	existing_partition(Oid parent, const char *parent_name,
 static uint64 move_default_rows(SipcallManagedTable table, Oid defpart,
 								const char *qpart, const char *lower,
 								const char *upper);
+static void attach_month(const char *nsp, const char *parent_name,
+						 const char *qpart, int year, int month,
+						 const char *lower, const char *upper);
 
 /*
  * Which managed table relid is, or -1 if it is none of them.
@@ -295,6 +298,26 @@ move_default_rows(SipcallManagedTable table, Oid defpart, const char *qpart,
 }
 
 /*
+ * Attach qpart to parent_name (in schema nsp) as the month year-month,
+ * [lower, upper), and say so in its comment.
+ */
+static void
+attach_month(const char *nsp, const char *parent_name, const char *qpart,
+			 int year, int month, const char *lower, const char *upper)
+{
+	sipcall_spi_exec(psprintf("ALTER TABLE %s.%s ATTACH PARTITION %s"
+							  " FOR VALUES FROM (%s) TO (%s)",
+							  nsp, quote_identifier(parent_name), qpart,
+							  quote_literal_cstr(lower),
+							  quote_literal_cstr(upper)),
+					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	sipcall_spi_exec(psprintf("COMMENT ON TABLE %s IS %s", qpart,
+							  quote_literal_cstr(psprintf("%s of %04d-%02d (UTC), made by sipcall.create_partition",
+														  parent_name, year, month))),
+					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+}
+
+/*
  * Make the partition of table for the UTC month holding for_date, unless
  * it exists; return its OID.
  */
@@ -362,16 +385,7 @@ sipcall_make_partition(SipcallManagedTable table, DateADT for_date)
 	if (OidIsValid(defpart))
 		moved = move_default_rows(table, defpart, qpart, lower, upper);
 
-	sipcall_spi_exec(psprintf("ALTER TABLE %s.%s ATTACH PARTITION %s"
-							  " FOR VALUES FROM (%s) TO (%s)",
-							  nsp, quote_identifier(parent_name), qpart,
-							  quote_literal_cstr(lower),
-							  quote_literal_cstr(upper)),
-					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
-	sipcall_spi_exec(psprintf("COMMENT ON TABLE %s IS %s", qpart,
-							  quote_literal_cstr(psprintf("%s of %04d-%02d (UTC), made by sipcall.create_partition",
-														  parent_name, year, month))),
-					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	attach_month(nsp, parent_name, qpart, year, month, lower, upper);
 
 	SPI_finish();
 	sipcall_privileged_leave(&priv);
