@@ -156,8 +156,9 @@ static uint64 enc_loaded = 0;	/* serial of the key in enc_ctx, 0 none */
 static uint64 dec_loaded = 0;
 
 /*
- * Nonces are drawn from OpenSSL's generator in batches: RAND_bytes costs
- * about 2 microseconds a call whatever the length, ten times the cipher.
+ * Nonces are drawn from OpenSSL's generator in batches: a call of
+ * RAND_bytes costs about the same whatever the length, and far more than
+ * the cipher for a phone number (README, "Benchmarks").
  * A nonce need not be secret, only unique, and the pool is per process
  * (never filled in the postmaster, so no forked child inherits it).
  */

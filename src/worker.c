@@ -76,6 +76,8 @@ PGDLLEXPORT void sipcall_worker_main(Datum main_arg);
 
 static bool extension_ready(bool *first_seen);
 static bool run_cycle(MemoryContext cycle_cxt);
+static void run_step_in_own_transaction(int step, SipcallStepOutcome *out,
+										MemoryContext cycle_cxt);
 static TimestampTz next_cycle_time(TimestampTz last_start,
 								   TimestampTz last_end, bool last_ok);
 
@@ -154,6 +156,45 @@ extension_ready(bool *first_seen)
 }
 
 /*
+ * One step of a cycle in a transaction of its own: an error is recorded
+ * in *out and ends only this step.
+ */
+static void
+run_step_in_own_transaction(int step, SipcallStepOutcome *out,
+							MemoryContext cycle_cxt)
+{
+	instr_time	start;
+
+	INSTR_TIME_SET_CURRENT(start);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, sipcall_maintenance_step_name(step));
+
+	PG_TRY();
+	{
+		MemoryContextSwitchTo(cycle_cxt);
+		sipcall_maintenance_run_step(step, out);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cycle_cxt);
+		edata = CopyErrorData();
+		sipcall_report_and_abort();
+
+		MemoryContextSwitchTo(cycle_cxt);
+		sipcall_maintenance_step_failed(out, step, edata, start);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cycle_cxt);
+}
+
+/*
  * One maintenance cycle, each step in its own transaction.  Returns true
  * when every step went well.  Errors are caught here; only FATAL (SIGTERM)
  * ends the worker.
@@ -195,35 +236,7 @@ run_cycle(MemoryContext cycle_cxt)
 
 	for (i = 0; i < SIPCALL_MAINTENANCE_STEPS; i++)
 	{
-		instr_time	start;
-
-		INSTR_TIME_SET_CURRENT(start);
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, sipcall_maintenance_step_name(i));
-
-		PG_TRY();
-		{
-			MemoryContextSwitchTo(cycle_cxt);
-			sipcall_maintenance_run_step(i, &outs[i]);
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(cycle_cxt);
-			edata = CopyErrorData();
-			sipcall_report_and_abort();
-
-			MemoryContextSwitchTo(cycle_cxt);
-			sipcall_maintenance_step_failed(&outs[i], i, edata, start);
-			FreeErrorData(edata);
-		}
-		PG_END_TRY();
-		MemoryContextSwitchTo(cycle_cxt);
+		run_step_in_own_transaction(i, &outs[i], cycle_cxt);
 
 		pgstat_report_stat(false);
 		pgstat_report_activity(STATE_IDLE, NULL);
