@@ -183,6 +183,8 @@ static void crypto_backend_init(void);
 static void crypto_proc_exit(int code, Datum arg);
 static void load_install_params(void);
 static void check_key(size_t pass_len);
+static LocalKey *install_key(const char *pass, size_t pass_len,
+							 LocalKey *tmp);
 static LocalKey *find_key(const char *pass, size_t pass_len,
 						  const SipcallKdfParams *params, LocalKey *tmp);
 static LocalKey *remember_key(LocalKey *tmp, const char *pass,
@@ -412,6 +414,25 @@ find_key(const char *pass, size_t pass_len, const SipcallKdfParams *params,
 	}
 	tmp->prefix_len = sipcall_envelope_prefix(params, tmp->key_id, tmp->prefix);
 	return tmp;
+}
+
+/*
+ * The key of a passphrase under this installation's KDF parameters, as
+ * encrypt_data uses it: from a cache, or stretched into *tmp and cached.
+ */
+static LocalKey *
+install_key(const char *pass, size_t pass_len, LocalKey *tmp)
+{
+	LocalKey   *k;
+
+	check_key(pass_len);
+	crypto_backend_init();
+	if (!install_params_valid)
+		load_install_params();
+	k = find_key(pass, pass_len, &install_params, tmp);
+	if (k->serial == 0)
+		k = remember_key(k, pass, pass_len);
+	return k;
 }
 
 /*
@@ -795,15 +816,7 @@ sipcall_encrypt_data(PG_FUNCTION_ARGS)
 		LocalKey   *k;
 		SipcallEnvStatus st;
 
-		check_key(pass_len);
-		crypto_backend_init();
-		if (!install_params_valid)
-			load_install_params();
-
-		k = find_key(pass, pass_len, &install_params, &tmp);
-		if (k->serial == 0)
-			k = remember_key(k, pass, pass_len);
-
+		k = install_key(pass, pass_len, &tmp);
 		total = k->prefix_len + SIPCALL_ENV_NONCE_LEN + SIPCALL_ENV_TAG_LEN;
 		if (plain_len > MaxAllocSize - VARHDRSZ - total)
 			sipcall_envelope_throw(SIPCALL_ENV_TOO_LONG);
@@ -964,13 +977,7 @@ sipcall_key_id(PG_FUNCTION_ARGS)
 		size_t		pass_len = VARSIZE_ANY_EXHDR(keyt);
 		LocalKey   *k;
 
-		check_key(pass_len);
-		crypto_backend_init();
-		if (!install_params_valid)
-			load_install_params();
-		k = find_key(pass, pass_len, &install_params, &tmp);
-		if (k->serial == 0)
-			k = remember_key(k, pass, pass_len);
+		k = install_key(pass, pass_len, &tmp);
 		hex[hex_encode((const char *) k->key_id, SIPCALL_ENV_KEY_ID_LEN,
 					   hex)] = '\0';
 	}

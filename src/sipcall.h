@@ -44,6 +44,7 @@ extern void sipcall_guc_init(void);
 
 extern Oid	sipcall_extension_oid(bool missing_ok);
 extern Oid	sipcall_extension_schema(const char *extname);
+extern char *sipcall_extension_version(void);
 extern Oid	sipcall_schema_oid(bool missing_ok);
 extern Oid	sipcall_relid(const char *relname, bool missing_ok);
 extern void sipcall_extension_owner(Oid *owner, Oid *nspoid);

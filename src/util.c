@@ -53,11 +53,12 @@ sipcall_extension_oid(bool missing_ok)
 }
 
 /*
- * The owner and schema of an extension, from its pg_extension row (PostgreSQL
- * 15 exports no function for either).
+ * The owner and schema of an extension, and (when version is not NULL) its
+ * version, palloc'd, from its pg_extension row (PostgreSQL 15 exports no
+ * function for these).
  */
 static void
-extension_row(Oid extoid, Oid *owner, Oid *nspoid)
+extension_row(Oid extoid, Oid *owner, Oid *nspoid, char **version)
 {
 	Relation	rel;
 	ScanKeyData key;
@@ -73,8 +74,28 @@ extension_row(Oid extoid, Oid *owner, Oid *nspoid)
 		elog(ERROR, "could not find tuple for extension %u", extoid);
 	*owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
 	*nspoid = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+	if (version != NULL)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		*version = isnull ? pstrdup("") : TextDatumGetCString(d);
+	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+}
+
+/* sipcall's extversion in this database, palloc'd (an error without it) */
+char *
+sipcall_extension_version(void)
+{
+	Oid			owner;
+	Oid			nspoid;
+	char	   *version;
+
+	extension_row(sipcall_extension_oid(false), &owner, &nspoid, &version);
+	return version;
 }
 
 /*
@@ -90,7 +111,7 @@ sipcall_extension_schema(const char *extname)
 
 	if (!OidIsValid(extoid))
 		return InvalidOid;
-	extension_row(extoid, &owner, &nspoid);
+	extension_row(extoid, &owner, &nspoid, NULL);
 	return nspoid;
 }
 
@@ -128,7 +149,7 @@ sipcall_relid(const char *relname, bool missing_ok)
 void
 sipcall_extension_owner(Oid *owner, Oid *nspoid)
 {
-	extension_row(sipcall_extension_oid(false), owner, nspoid);
+	extension_row(sipcall_extension_oid(false), owner, nspoid, NULL);
 }
 
 /*

@@ -14,7 +14,7 @@
  * update.  The check reads pg_extension; it costs one index probe per
  * call site, not per row.
  *
- * Calls: nothing of sipcall's but util.c's extension lookup.
+ * Calls: util.c (sipcall_extension_version).
  *
  * Copyright (c) 2026, the sipcall authors
  *
@@ -25,17 +25,8 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
-#include "access/htup_details.h"
-#include "access/table.h"
-#include "catalog/indexing.h"
-#include "catalog/pg_extension.h"
-#include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/regproc.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
 
 #include "sipcall.h"
 #include "version.h"
@@ -62,39 +53,11 @@ parse_version(const char *s)
 	return major * 100 + minor;
 }
 
-/* extversion of sipcall in this database, palloc'd */
-static char *
-installed_version_text(void)
-{
-	Oid			extoid = sipcall_extension_oid(false);
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	Datum		d;
-	bool		isnull;
-	char	   *result;
-
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(extoid));
-	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
-	tup = systable_getnext(scan);
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "could not find tuple for extension %u", extoid);
-	d = heap_getattr(tup, Anum_pg_extension_extversion,
-					 RelationGetDescr(rel), &isnull);
-	result = isnull ? pstrdup("") : TextDatumGetCString(d);
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return result;
-}
-
 /* The installed version as a number (SIPCALL_VERSION_*), -1 if unknown. */
 int
 sipcall_installed_version(void)
 {
-	char	   *v = installed_version_text();
+	char	   *v = sipcall_extension_version();
 	int			n = parse_version(v);
 
 	pfree(v);
@@ -114,7 +77,7 @@ sipcall_require_version(FunctionCallInfo fcinfo, int since)
 	if (fcinfo->flinfo != NULL && fcinfo->flinfo->fn_extra != NULL)
 		return;
 
-	v = installed_version_text();
+	v = sipcall_extension_version();
 	n = parse_version(v);
 	if (n < since)
 		ereport(ERROR,
