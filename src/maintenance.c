@@ -55,6 +55,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
+#include "maintenance.h"
 #include "privileged.h"
 #include "sipcall.h"
 

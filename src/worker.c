@@ -63,6 +63,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "maintenance.h"
 #include "privileged.h"
 #include "sipcall.h"
 
