@@ -53,6 +53,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "maintenance.h"
@@ -72,16 +73,21 @@ PG_FUNCTION_INFO_V1(sipcall_run_maintenance);
 typedef struct MaintenanceStep
 {
 	const char *name;			/* name in the result and the log */
-	const char *function;		/* SQL function, or NULL for the summary */
+	int64		(*run) (void);	/* the step's C entry point */
 } MaintenanceStep;
 
+static int64 step_premake(void);
+static int64 step_cleanup_call_events(void);
+static int64 step_cleanup_audit_logs(void);
+static int64 step_cleanup_calls(void);
+
 static const MaintenanceStep steps[SIPCALL_MAINTENANCE_STEPS] = {
-	{"premake_partitions", "premake_partitions"},
-	{"drain_default_partitions", "drain_default_partitions"},
-	{"cleanup_old_call_events", "cleanup_old_call_events"},
-	{"cleanup_old_audit_logs", "cleanup_old_audit_logs"},
-	{"refresh_daily_summary", NULL},
-	{"cleanup_old_calls", "cleanup_old_calls"},
+	{"premake_partitions", step_premake},
+	{"drain_default_partitions", sipcall_drain_default},
+	{"cleanup_old_call_events", step_cleanup_call_events},
+	{"cleanup_old_audit_logs", step_cleanup_audit_logs},
+	{"refresh_daily_summary", sipcall_summary_refresh},
+	{"cleanup_old_calls", step_cleanup_calls},
 };
 
 static void maintenance_locktag(LOCKTAG *tag);
@@ -121,6 +127,30 @@ sipcall_maintenance_unlock(void)
 
 /*---- steps ----*/
 
+static int64
+step_premake(void)
+{
+	return sipcall_premake();
+}
+
+static int64
+step_cleanup_call_events(void)
+{
+	return sipcall_retention_cleanup(SIPCALL_CALL_EVENTS);
+}
+
+static int64
+step_cleanup_audit_logs(void)
+{
+	return sipcall_retention_cleanup(SIPCALL_AUDIT_LOGS);
+}
+
+static int64
+step_cleanup_calls(void)
+{
+	return sipcall_retention_cleanup(SIPCALL_CALLS);
+}
+
 const char *
 sipcall_maintenance_step_name(int step)
 {
@@ -142,11 +172,11 @@ step_error_context(void *arg)
 void
 sipcall_maintenance_run_step(int step, SipcallStepOutcome *out)
 {
-	MemoryContext outer = CurrentMemoryContext;
 	ErrorContextCallback errcallback;
 	SipcallPrivileged priv;
 	instr_time	start;
 	instr_time	duration;
+	int64		value;
 
 	INSTR_TIME_SET_CURRENT(start);
 	out->step = steps[step].name;
@@ -160,57 +190,17 @@ sipcall_maintenance_run_step(int step, SipcallStepOutcome *out)
 	errcallback.previous = error_context_stack;
 	error_context_stack = &errcallback;
 
-	if (steps[step].function == NULL)
-	{
-		int64		ndays = sipcall_summary_refresh();
-
-		out->result = psprintf(INT64_FORMAT, ndays);
-	}
-	else
-	{
-		const char *nsp;
-		char	   *sql;
-		char	   *value;
-		Oid			type;
-
-		nsp = quote_identifier(get_namespace_name(sipcall_schema_oid(false)));
-		sql = psprintf("SELECT %s.%s()", nsp,
-					   quote_identifier(steps[step].function));
-
-		sipcall_privileged_enter(&priv);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		sipcall_spi_exec(sql, 0, NULL, NULL, NULL, SPI_OK_SELECT);
-		if (SPI_processed != 1)
-			elog(ERROR, "%s returned " UINT64_FORMAT " rows", sql,
-				 SPI_processed);
-		value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
-
-		/* the function's result, as JSON, in the caller's context */
-		if (value == NULL || type == VOIDOID)
-			out->result = MemoryContextStrdup(outer, "null");
-		else if (type == INT2OID || type == INT4OID || type == INT8OID ||
-				 type == NUMERICOID || type == JSONBOID || type == JSONOID ||
-				 type == BOOLOID)
-		{
-			if (type == BOOLOID)
-				value = (strcmp(value, "t") == 0) ? "true" : "false";
-			out->result = MemoryContextStrdup(outer, value);
-		}
-		else
-		{
-			StringInfoData buf;
-			MemoryContext spicxt = MemoryContextSwitchTo(outer);
-
-			initStringInfo(&buf);
-			escape_json(&buf, value);
-			out->result = buf.data;
-			MemoryContextSwitchTo(spicxt);
-		}
-		SPI_finish();
-		sipcall_privileged_leave(&priv);
-	}
+	/*
+	 * As an SQL call of the step would: a fresh snapshot that sees what the
+	 * earlier steps did.
+	 */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	sipcall_privileged_enter(&priv);
+	value = steps[step].run();
+	sipcall_privileged_leave(&priv);
+	PopActiveSnapshot();
+	out->result = psprintf(INT64_FORMAT, value);
 
 	error_context_stack = errcallback.previous;
 

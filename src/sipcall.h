@@ -77,6 +77,11 @@ extern const char *const sipcall_managed_keys[SIPCALL_NUM_MANAGED_TABLES];
 extern int	sipcall_managed_table(Oid relid);
 extern Oid	sipcall_make_partition(SipcallManagedTable table, DateADT for_date);
 
+/*---- lifecycle.c: keeping the partitions ahead of the data ----*/
+
+extern int32 sipcall_premake(void);
+extern int64 sipcall_drain_default(void);
+
 /*---- crypto.c: encrypt_data, decrypt_data and their key caches ----*/
 
 extern void sipcall_crypto_init(void);
@@ -87,6 +92,7 @@ extern void sipcall_crypto_act_for(Oid role);
 /* the retention configured for a 'retention.*' key; NULL: keep forever */
 extern Interval *sipcall_config_retention(const char *key);
 extern int	sipcall_config_premake_months(void);
+extern int32 sipcall_retention_cleanup(SipcallManagedTable table);
 
 /*---- ratelimit.c: check_rate_limit, shared counters and their flusher ----*/
 
