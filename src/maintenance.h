@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * maintenance.h
- *		The maintenance cycle's interface (maintenance.c).
+ *		The maintenance driver's interface (maintenance.c): one cycle, with
+ *		the steps isolated as its caller says, and the log of cycles.
  *
  * Copyright (c) 2026, the sipcall authors
  *
@@ -15,39 +16,17 @@
 
 #include "postgres.h"
 
-#include "datatype/timestamp.h"
-#include "portability/instr_time.h"
-
-/*---- maintenance.c: one maintenance cycle ----*/
-
-#define SIPCALL_MAINTENANCE_STEPS	6
-
-/* what one step of a cycle did */
-typedef struct SipcallStepOutcome
+/* how a maintenance cycle isolates its steps from one another */
+typedef enum SipcallStepIsolation
 {
-	const char *step;			/* the step's name */
-	bool		ok;				/* false: it failed */
-	char	   *result;			/* JSON text of its result, when ok */
-	char	   *message;		/* the error's message, when not ok */
-	char	   *sqlstate;		/* the error's SQLSTATE, when not ok */
-	double		duration_ms;
-} SipcallStepOutcome;
+	SIPCALL_STEP_SUBTRANSACTION,	/* in the caller's transaction
+									 * (run_maintenance) */
+	SIPCALL_STEP_TRANSACTION	/* each in a transaction of its own (the
+								 * worker) */
+} SipcallStepIsolation;
 
-extern bool sipcall_maintenance_trylock(bool session);
-extern void sipcall_maintenance_unlock(void);
-extern const char *sipcall_maintenance_step_name(int step);
-extern void sipcall_maintenance_run_step(int step, SipcallStepOutcome *out);
-extern void sipcall_maintenance_step_failed(SipcallStepOutcome *out, int step,
-											ErrorData *edata, instr_time start);
-extern char *sipcall_maintenance_result(const char *run_by, TimestampTz started,
-										const SipcallStepOutcome *outs,
-										int nsteps, char **error);
-extern int64 sipcall_maintenance_log_insert(const char *run_by,
-											TimestampTz started,
-											const char *result,
-											const char *error);
-extern void sipcall_maintenance_log_finish(int64 id, const char *result,
-										   const char *error);
+extern char *sipcall_maintenance_cycle(SipcallStepIsolation iso,
+									   const char *run_by, char **error);
 extern uint64 sipcall_maintenance_log_interrupted(void);
 
 #endif							/* SIPCALL_MAINTENANCE_H */
