@@ -16,13 +16,15 @@
 
 #include "postgres.h"
 
-/* how a maintenance cycle isolates its steps from one another */
+/*
+ * How a maintenance cycle isolates its steps from one another:
+ * run_maintenance() runs each in a subtransaction of the caller's
+ * transaction, the worker each in a transaction of its own.
+ */
 typedef enum SipcallStepIsolation
 {
-	SIPCALL_STEP_SUBTRANSACTION,	/* in the caller's transaction
-									 * (run_maintenance) */
-	SIPCALL_STEP_TRANSACTION	/* each in a transaction of its own (the
-								 * worker) */
+	SIPCALL_STEP_SUBTRANSACTION,
+	SIPCALL_STEP_TRANSACTION
 } SipcallStepIsolation;
 
 extern char *sipcall_maintenance_cycle(SipcallStepIsolation iso,

@@ -21,7 +21,6 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
-#include "portability/instr_time.h"
 #include "storage/lockdefs.h"
 #include "utils/date.h"
 #include "utils/jsonb.h"

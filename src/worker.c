@@ -221,7 +221,8 @@ next_cycle_time(const WorkerSchedule *sched)
  * Forget a cancel request (pg_cancel_backend) that arrived while no step
  * runs.  Outside the steps' error handlers CHECK_FOR_INTERRUPTS() would
  * turn it into an error that nothing catches, which ends the worker; a
- * cancel is meant to end the current step only.  Used by both workers.
+ * cancel is meant to end the current step only.  Used by both workers,
+ * and by the maintenance driver between the worker's steps.
  */
 void
 sipcall_worker_forget_cancel(void)
