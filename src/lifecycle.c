@@ -105,11 +105,12 @@ lock_default_in_time(SipcallManagedTable table)
 }
 
 /*
- * sipcall.premake_partitions() RETURNS integer: how many partitions were
- * made.
+ * Make the missing partitions of the current UTC month and of the
+ * 'partition.premake_months' months after it; returns how many were made.
+ * The premake maintenance step.
  */
-Datum
-sipcall_premake_partitions(PG_FUNCTION_ARGS)
+int32
+sipcall_premake(void)
 {
 	int			ahead = sipcall_config_premake_months();
 	struct pg_tm tm;
@@ -151,7 +152,17 @@ sipcall_premake_partitions(PG_FUNCTION_ARGS)
 				made++;
 		}
 	}
-	PG_RETURN_INT32(made);
+	return made;
+}
+
+/*
+ * sipcall.premake_partitions() RETURNS integer: how many partitions were
+ * made.
+ */
+Datum
+sipcall_premake_partitions(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(sipcall_premake());
 }
 
 /*
@@ -196,14 +207,15 @@ default_months(SipcallManagedTable table, const char *nsp, Oid defpart,
 }
 
 /*
- * sipcall.drain_default_partitions() RETURNS bigint: how many rows were
- * moved out of the default partitions.
+ * Make the partition of every month that has rows in a default partition,
+ * which moves them there; returns how many rows were moved.  The drain
+ * maintenance step.
  *
  * Months outside the years 1 to 9999 (which have no partitions) and
  * infinite timestamps stay in the default partition.
  */
-Datum
-sipcall_drain_default_partitions(PG_FUNCTION_ARGS)
+int64
+sipcall_drain_default(void)
 {
 	const char *nsp = quote_identifier(get_namespace_name(sipcall_schema_oid(false)));
 	SipcallPrivileged priv;
@@ -266,5 +278,15 @@ sipcall_drain_default_partitions(PG_FUNCTION_ARGS)
 	SPI_finish();
 	sipcall_privileged_leave(&priv);
 
-	PG_RETURN_INT64(moved);
+	return moved;
+}
+
+/*
+ * sipcall.drain_default_partitions() RETURNS bigint: how many rows were
+ * moved out of the default partitions.
+ */
+Datum
+sipcall_drain_default_partitions(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(sipcall_drain_default());
 }

@@ -1,26 +1,41 @@
 /*-------------------------------------------------------------------------
  *
  * maintenance.c
- *		One maintenance cycle: partition upkeep, retention and the summary.
+ *		The maintenance driver: one cycle of partition upkeep, retention
+ *		and the summary, for sipcall.run_maintenance() and the worker.
  *
- * A cycle runs these steps, in this order:
+ * A cycle runs these steps, in this order, each through the C entry point
+ * of the module that owns it:
  *
- *		premake_partitions			sipcall.premake_partitions()
- *		drain_default_partitions	sipcall.drain_default_partitions()
- *		cleanup_old_call_events		sipcall.cleanup_old_call_events()
- *		cleanup_old_audit_logs		sipcall.cleanup_old_audit_logs()
+ *		premake_partitions			sipcall_premake() (lifecycle.c)
+ *		drain_default_partitions	sipcall_drain_default() (lifecycle.c)
+ *		cleanup_old_call_events		sipcall_retention_cleanup() (retention.c)
+ *		cleanup_old_audit_logs		sipcall_retention_cleanup() (retention.c)
  *		refresh_daily_summary		sipcall_summary_refresh() (summary.c)
- *		cleanup_old_calls			sipcall.cleanup_old_calls()
+ *		cleanup_old_calls			sipcall_retention_cleanup() (retention.c)
  *
  * The summary is refreshed before calls expire, so that a day's last
- * changes are counted before its calls go (API.md, Clarification 2).
+ * changes are counted before its calls go.
  *
- * sipcall.run_maintenance() runs a cycle in the caller's transaction, each
- * step in a subtransaction, so that a failing step does not stop the
- * others.  The background worker (worker.c) runs the same steps, each in a
- * transaction of its own.  Either way the cycle is recorded in
- * sipcall.maintenance_log, which is kept to the last 30 days and at most
- * 10000 rows.
+ * This file owns the cycle: the order of the steps, how they are isolated
+ * from one another, the maintenance lock, the cycle's result and
+ * sipcall.maintenance_log.  sipcall_maintenance_cycle() runs a cycle in
+ * one of two isolation modes:
+ *
+ *	- SIPCALL_STEP_SUBTRANSACTION (sipcall.run_maintenance()): in the
+ *	  caller's transaction, each step in a subtransaction, so that a failing
+ *	  step does not stop the others (it gives a WARNING); a cancel or a
+ *	  timeout stops the whole call.  The cycle's row is written at its end.
+ *	- SIPCALL_STEP_TRANSACTION (worker.c): each step in a transaction of its
+ *	  own, reported in pg_stat_activity; an error, a cancel included, is
+ *	  logged and ends only that step.  The cycle's row is written at its
+ *	  start (finished_at NULL) and finished at its end, each in a
+ *	  transaction of its own.
+ *
+ * Either way the log is kept to the last 30 days and at most 10000 rows.
+ * It may call the step modules' entry points, util.c, privileged.c and
+ * sipcall_worker_forget_cancel() (worker.c, between the worker's steps);
+ * it schedules nothing: when to run a cycle is the caller's business.
  *
  * Locking: one cycle at a time per database, through the advisory lock
  * (1397313603, 1) -- the same as pg_try_advisory_lock(1397313603, 1).
@@ -44,6 +59,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "portability/instr_time.h"
 #include "postmaster/bgworker.h"
 #include "storage/lock.h"
@@ -53,8 +69,10 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "maintenance.h"
 #include "privileged.h"
 #include "sipcall.h"
 
@@ -68,24 +86,69 @@ PG_FUNCTION_INFO_V1(sipcall_run_maintenance);
 #define LOG_KEEP_DAYS			30
 #define LOG_KEEP_ROWS			10000
 
+#define MAINTENANCE_STEPS		6
+
+/* what one step of a cycle did */
+typedef struct StepOutcome
+{
+	const char *step;			/* the step's name */
+	bool		ok;				/* false: it failed */
+	char	   *result;			/* JSON text of its result, when ok */
+	char	   *message;		/* the error's message, when not ok */
+	char	   *sqlstate;		/* the error's SQLSTATE, when not ok */
+	double		duration_ms;
+} StepOutcome;
+
 typedef struct MaintenanceStep
 {
 	const char *name;			/* name in the result and the log */
-	const char *function;		/* SQL function, or NULL for the summary */
+	int64		(*run) (void);	/* the step's C entry point */
 } MaintenanceStep;
 
-static const MaintenanceStep steps[SIPCALL_MAINTENANCE_STEPS] = {
-	{"premake_partitions", "premake_partitions"},
-	{"drain_default_partitions", "drain_default_partitions"},
-	{"cleanup_old_call_events", "cleanup_old_call_events"},
-	{"cleanup_old_audit_logs", "cleanup_old_audit_logs"},
-	{"refresh_daily_summary", NULL},
-	{"cleanup_old_calls", "cleanup_old_calls"},
+static int64 step_premake(void);
+static int64 step_cleanup_call_events(void);
+static int64 step_cleanup_audit_logs(void);
+static int64 step_cleanup_calls(void);
+
+static const MaintenanceStep steps[MAINTENANCE_STEPS] = {
+	{"premake_partitions", step_premake},
+	{"drain_default_partitions", sipcall_drain_default},
+	{"cleanup_old_call_events", step_cleanup_call_events},
+	{"cleanup_old_audit_logs", step_cleanup_audit_logs},
+	{"refresh_daily_summary", sipcall_summary_refresh},
+	{"cleanup_old_calls", step_cleanup_calls},
 };
 
 static void maintenance_locktag(LOCKTAG *tag);
+static bool lock_try(bool session);
+static void lock_release(void);
 static void step_error_context(void *arg);
+static void run_step(int step, StepOutcome *out);
+static void step_failed(StepOutcome *out, int step, ErrorData *edata,
+						instr_time start);
+static void xact_begin(void);
+static void xact_commit(void);
+static void step_begin(SipcallStepIsolation iso, int step,
+					   MemoryContext cxt);
+static void step_commit(SipcallStepIsolation iso, MemoryContext cxt,
+						ResourceOwner owner);
+static void step_abort(SipcallStepIsolation iso, MemoryContext cxt,
+					   ResourceOwner owner);
+static void run_isolated_step(SipcallStepIsolation iso, int step,
+							  StepOutcome *out);
+static char *cycle_result(const char *run_by, TimestampTz started,
+						  const StepOutcome *outs, char **error);
 static Datum result_jsonb(const char *json);
+static void log_prune(const char *nsp);
+static int64 log_insert(const char *run_by, TimestampTz started,
+						const char *result, const char *error);
+static void log_finish(int64 id, const char *result, const char *error);
+static int64 log_cycle_start(SipcallStepIsolation iso, const char *run_by,
+							 TimestampTz started);
+static void log_cycle_end(SipcallStepIsolation iso, int64 log_id,
+						  const char *run_by, TimestampTz started,
+						  const char *json, char **error);
+static const char *caller_kind(void);
 
 /*---- the lock ----*/
 
@@ -100,8 +163,8 @@ maintenance_locktag(LOCKTAG *tag)
  * Try to take the maintenance lock, at session level (the worker) or
  * transaction level (run_maintenance); never waits.
  */
-bool
-sipcall_maintenance_trylock(bool session)
+static bool
+lock_try(bool session)
 {
 	LOCKTAG		tag;
 
@@ -109,8 +172,8 @@ sipcall_maintenance_trylock(bool session)
 	return LockAcquire(&tag, ExclusiveLock, session, true) != LOCKACQUIRE_NOT_AVAIL;
 }
 
-void
-sipcall_maintenance_unlock(void)
+static void
+lock_release(void)
 {
 	LOCKTAG		tag;
 
@@ -120,11 +183,29 @@ sipcall_maintenance_unlock(void)
 
 /*---- steps ----*/
 
-const char *
-sipcall_maintenance_step_name(int step)
+/* the entry points that return int32 or take the table, as steps */
+static int64
+step_premake(void)
 {
-	Assert(step >= 0 && step < SIPCALL_MAINTENANCE_STEPS);
-	return steps[step].name;
+	return sipcall_premake();
+}
+
+static int64
+step_cleanup_call_events(void)
+{
+	return sipcall_retention_cleanup(SIPCALL_CALL_EVENTS);
+}
+
+static int64
+step_cleanup_audit_logs(void)
+{
+	return sipcall_retention_cleanup(SIPCALL_AUDIT_LOGS);
+}
+
+static int64
+step_cleanup_calls(void)
+{
+	return sipcall_retention_cleanup(SIPCALL_CALLS);
 }
 
 static void
@@ -138,14 +219,14 @@ step_error_context(void *arg)
  * fill in *out (allocated in the caller's memory context).  An error is
  * thrown to the caller.
  */
-void
-sipcall_maintenance_run_step(int step, SipcallStepOutcome *out)
+static void
+run_step(int step, StepOutcome *out)
 {
-	MemoryContext outer = CurrentMemoryContext;
 	ErrorContextCallback errcallback;
 	SipcallPrivileged priv;
 	instr_time	start;
 	instr_time	duration;
+	int64		value;
 
 	INSTR_TIME_SET_CURRENT(start);
 	out->step = steps[step].name;
@@ -159,57 +240,17 @@ sipcall_maintenance_run_step(int step, SipcallStepOutcome *out)
 	errcallback.previous = error_context_stack;
 	error_context_stack = &errcallback;
 
-	if (steps[step].function == NULL)
-	{
-		int64		ndays = sipcall_summary_refresh();
-
-		out->result = psprintf(INT64_FORMAT, ndays);
-	}
-	else
-	{
-		const char *nsp;
-		char	   *sql;
-		char	   *value;
-		Oid			type;
-
-		nsp = quote_identifier(get_namespace_name(sipcall_schema_oid(false)));
-		sql = psprintf("SELECT %s.%s()", nsp,
-					   quote_identifier(steps[step].function));
-
-		sipcall_privileged_enter(&priv);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		sipcall_spi_exec(sql, 0, NULL, NULL, NULL, SPI_OK_SELECT);
-		if (SPI_processed != 1)
-			elog(ERROR, "%s returned " UINT64_FORMAT " rows", sql,
-				 SPI_processed);
-		value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
-
-		/* the function's result, as JSON, in the caller's context */
-		if (value == NULL || type == VOIDOID)
-			out->result = MemoryContextStrdup(outer, "null");
-		else if (type == INT2OID || type == INT4OID || type == INT8OID ||
-				 type == NUMERICOID || type == JSONBOID || type == JSONOID ||
-				 type == BOOLOID)
-		{
-			if (type == BOOLOID)
-				value = (strcmp(value, "t") == 0) ? "true" : "false";
-			out->result = MemoryContextStrdup(outer, value);
-		}
-		else
-		{
-			StringInfoData buf;
-			MemoryContext spicxt = MemoryContextSwitchTo(outer);
-
-			initStringInfo(&buf);
-			escape_json(&buf, value);
-			out->result = buf.data;
-			MemoryContextSwitchTo(spicxt);
-		}
-		SPI_finish();
-		sipcall_privileged_leave(&priv);
-	}
+	/*
+	 * As an SQL call of the step would: a fresh snapshot that sees what the
+	 * earlier steps did.
+	 */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	sipcall_privileged_enter(&priv);
+	value = steps[step].run();
+	sipcall_privileged_leave(&priv);
+	PopActiveSnapshot();
+	out->result = psprintf(INT64_FORMAT, value);
 
 	error_context_stack = errcallback.previous;
 
@@ -222,9 +263,8 @@ sipcall_maintenance_run_step(int step, SipcallStepOutcome *out)
 /*
  * Record in *out the error a step ended with.  start is when the step began.
  */
-void
-sipcall_maintenance_step_failed(SipcallStepOutcome *out, int step,
-								ErrorData *edata, instr_time start)
+static void
+step_failed(StepOutcome *out, int step, ErrorData *edata, instr_time start)
 {
 	instr_time	duration;
 
@@ -238,16 +278,133 @@ sipcall_maintenance_step_failed(SipcallStepOutcome *out, int step,
 	out->duration_ms = INSTR_TIME_GET_MILLISEC(duration);
 }
 
+/*---- isolating the steps ----*/
+
+/* a transaction of its own, with a statement timestamp and a snapshot */
+static void
+xact_begin(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+xact_commit(void)
+{
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/* Open the step's subtransaction or transaction; then work in cxt. */
+static void
+step_begin(SipcallStepIsolation iso, int step, MemoryContext cxt)
+{
+	if (iso == SIPCALL_STEP_SUBTRANSACTION)
+		BeginInternalSubTransaction(NULL);
+	else
+	{
+		xact_begin();
+		pgstat_report_activity(STATE_RUNNING, steps[step].name);
+	}
+	MemoryContextSwitchTo(cxt);
+}
+
+/* Commit what step_begin() opened; back in cxt and owner. */
+static void
+step_commit(SipcallStepIsolation iso, MemoryContext cxt, ResourceOwner owner)
+{
+	if (iso == SIPCALL_STEP_SUBTRANSACTION)
+	{
+		ReleaseCurrentSubTransaction();
+		CurrentResourceOwner = owner;
+	}
+	else
+		xact_commit();
+	MemoryContextSwitchTo(cxt);
+}
+
+/*
+ * Roll back what step_begin() opened, after an error the caller copied.
+ * The worker logs the error first; run_maintenance() gives its WARNING
+ * later.
+ */
+static void
+step_abort(SipcallStepIsolation iso, MemoryContext cxt, ResourceOwner owner)
+{
+	if (iso == SIPCALL_STEP_SUBTRANSACTION)
+	{
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		CurrentResourceOwner = owner;
+	}
+	else
+		sipcall_report_and_abort();
+	MemoryContextSwitchTo(cxt);
+}
+
+/*
+ * Run one step isolated as iso says and fill in *out, in the current
+ * memory context.  A failed step is recorded in *out; only a cancel or a
+ * timeout under run_maintenance(), or a FATAL, is thrown.
+ */
+static void
+run_isolated_step(SipcallStepIsolation iso, int step, StepOutcome *out)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	instr_time	start;
+
+	INSTR_TIME_SET_CURRENT(start);
+	step_begin(iso, step, cxt);
+	PG_TRY();
+	{
+		run_step(step, out);
+		step_commit(iso, cxt, owner);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		step_abort(iso, cxt, owner);
+
+		/* a cancel or a timeout stops run_maintenance() as a whole */
+		if (iso == SIPCALL_STEP_SUBTRANSACTION &&
+			edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+
+		step_failed(out, step, edata, start);
+		if (iso == SIPCALL_STEP_SUBTRANSACTION)
+			ereport(WARNING,
+					(errcode(edata->sqlerrcode),
+					 errmsg("maintenance step \"%s\" failed: %s",
+							out->step, out->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+
+	if (iso == SIPCALL_STEP_TRANSACTION)
+	{
+		pgstat_report_stat(false);
+		pgstat_report_activity(STATE_IDLE, NULL);
+		/* a cancel that came after the step ended has nothing to end */
+		sipcall_worker_forget_cancel();
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 /*---- the result and the log ----*/
 
 /*
  * The JSON text of a cycle's result; *error is set to the failed steps'
  * messages, or NULL when every step went well.
  */
-char *
-sipcall_maintenance_result(const char *run_by, TimestampTz started,
-						   const SipcallStepOutcome *outs, int nsteps,
-						   char **error)
+static char *
+cycle_result(const char *run_by, TimestampTz started,
+			 const StepOutcome *outs, char **error)
 {
 	StringInfoData buf;
 	StringInfoData err;
@@ -255,7 +412,7 @@ sipcall_maintenance_result(const char *run_by, TimestampTz started,
 
 	initStringInfo(&buf);
 	initStringInfo(&err);
-	for (i = 0; i < nsteps; i++)
+	for (i = 0; i < MAINTENANCE_STEPS; i++)
 	{
 		if (outs[i].ok)
 			continue;
@@ -272,7 +429,7 @@ sipcall_maintenance_result(const char *run_by, TimestampTz started,
 	appendStringInfo(&buf, ", \"duration_ms\": %.3f",
 					 (double) (GetCurrentTimestamp() - started) / 1000.0);
 	appendStringInfoString(&buf, ", \"steps\": [");
-	for (i = 0; i < nsteps; i++)
+	for (i = 0; i < MAINTENANCE_STEPS; i++)
 	{
 		appendStringInfo(&buf, "%s{\"step\": ", i > 0 ? ", " : "");
 		escape_json(&buf, outs[i].step);
@@ -324,9 +481,9 @@ log_prune(const char *nsp)
  * result NULL the row says the cycle is running (finished_at NULL).  Runs
  * in the current transaction, as the extension owner.
  */
-int64
-sipcall_maintenance_log_insert(const char *run_by, TimestampTz started,
-							   const char *result, const char *error)
+static int64
+log_insert(const char *run_by, TimestampTz started, const char *result,
+		   const char *error)
 {
 	const char *nsp = quote_identifier(get_namespace_name(sipcall_schema_oid(false)));
 	SipcallPrivileged priv;
@@ -368,8 +525,8 @@ sipcall_maintenance_log_insert(const char *run_by, TimestampTz started,
 /*
  * Finish the row of a running cycle.
  */
-void
-sipcall_maintenance_log_finish(int64 id, const char *result, const char *error)
+static void
+log_finish(int64 id, const char *result, const char *error)
 {
 	const char *nsp = quote_identifier(get_namespace_name(sipcall_schema_oid(false)));
 	SipcallPrivileged priv;
@@ -420,6 +577,110 @@ sipcall_maintenance_log_interrupted(void)
 	return n;
 }
 
+/*
+ * The worker's cycle gets its row at the start, in a transaction of its
+ * own, so that a cycle cut short shows; returns its id, or -1 when there
+ * is none (run_maintenance(), or the insert failed: the end inserts it).
+ */
+static int64
+log_cycle_start(SipcallStepIsolation iso, const char *run_by,
+				TimestampTz started)
+{
+	volatile int64 log_id = -1;
+
+	if (iso == SIPCALL_STEP_SUBTRANSACTION)
+		return -1;
+
+	xact_begin();
+	PG_TRY();
+	{
+		log_id = log_insert(run_by, started, NULL, NULL);
+		xact_commit();
+	}
+	PG_CATCH();
+	{
+		sipcall_report_and_abort();
+		log_id = -1;
+	}
+	PG_END_TRY();
+	return log_id;
+}
+
+/*
+ * Record the cycle's outcome: run_maintenance() in the caller's
+ * transaction, the worker in a new one, where a failure is logged and
+ * noted in *error.
+ */
+static void
+log_cycle_end(SipcallStepIsolation iso, int64 log_id, const char *run_by,
+			  TimestampTz started, const char *json, char **error)
+{
+	if (iso == SIPCALL_STEP_SUBTRANSACTION)
+	{
+		(void) log_insert(run_by, started, json, *error);
+		return;
+	}
+
+	xact_begin();
+	PG_TRY();
+	{
+		if (log_id >= 0)
+			log_finish(log_id, json, *error);
+		else
+			(void) log_insert(run_by, started, json, *error);
+		xact_commit();
+	}
+	PG_CATCH();
+	{
+		sipcall_report_and_abort();
+		if (*error == NULL)
+			*error = "could not record the cycle";
+	}
+	PG_END_TRY();
+}
+
+/*---- the driver ----*/
+
+/*
+ * Run one maintenance cycle for run_by ("worker", "pg_cron", "manual"),
+ * its steps isolated as iso says, and record it in maintenance_log.
+ * Returns the JSON text of its result, with *error set to the failed
+ * steps' messages or NULL; returns NULL when another cycle is running.
+ * Allocates in the current memory context.
+ */
+char *
+sipcall_maintenance_cycle(SipcallStepIsolation iso, const char *run_by,
+						  char **error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	StepOutcome outs[MAINTENANCE_STEPS];
+	TimestampTz started = GetCurrentTimestamp();
+	int64		log_id;
+	char	   *json;
+	int			i;
+
+	*error = NULL;
+	if (!lock_try(iso == SIPCALL_STEP_TRANSACTION))
+		return NULL;
+
+	log_id = log_cycle_start(iso, run_by, started);
+	MemoryContextSwitchTo(cxt);
+
+	for (i = 0; i < MAINTENANCE_STEPS; i++)
+		run_isolated_step(iso, i, &outs[i]);
+
+	json = cycle_result(run_by, started, outs, error);
+	log_cycle_end(iso, log_id, run_by, started, json, error);
+	MemoryContextSwitchTo(cxt);
+
+	if (iso == SIPCALL_STEP_TRANSACTION)
+	{
+		pgstat_report_stat(true);
+		lock_release();
+	}
+	return json;
+}
+
 /*---- sipcall.run_maintenance() ----*/
 
 /*
@@ -446,13 +707,8 @@ Datum
 sipcall_run_maintenance(PG_FUNCTION_ARGS)
 {
 	const char *run_by = caller_kind();
-	TimestampTz started = GetCurrentTimestamp();
-	SipcallStepOutcome outs[SIPCALL_MAINTENANCE_STEPS];
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
 	char	   *json;
 	char	   *error;
-	int			i;
 
 	if (RecoveryInProgress())
 		ereport(ERROR,
@@ -463,7 +719,9 @@ sipcall_run_maintenance(PG_FUNCTION_ARGS)
 	/* make sure the extension is there before taking any lock */
 	(void) sipcall_schema_oid(false);
 
-	if (!sipcall_maintenance_trylock(false))
+	json = sipcall_maintenance_cycle(SIPCALL_STEP_SUBTRANSACTION, run_by,
+									 &error);
+	if (json == NULL)
 	{
 		StringInfoData buf;
 
@@ -473,51 +731,7 @@ sipcall_run_maintenance(PG_FUNCTION_ARGS)
 		appendStringInfoString(&buf, ", \"reason\": \"another maintenance cycle is running\"}");
 		ereport(NOTICE,
 				(errmsg("maintenance skipped: another maintenance cycle is running")));
-		PG_RETURN_DATUM(result_jsonb(buf.data));
+		json = buf.data;
 	}
-
-	for (i = 0; i < SIPCALL_MAINTENANCE_STEPS; i++)
-	{
-		instr_time	start;
-
-		INSTR_TIME_SET_CURRENT(start);
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(cxt);
-		PG_TRY();
-		{
-			sipcall_maintenance_run_step(i, &outs[i]);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-
-			/* a cancel or a timeout stops the whole call */
-			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-				ReThrowError(edata);
-
-			sipcall_maintenance_step_failed(&outs[i], i, edata, start);
-			ereport(WARNING,
-					(errcode(edata->sqlerrcode),
-					 errmsg("maintenance step \"%s\" failed: %s",
-							outs[i].step, outs[i].message)));
-			FreeErrorData(edata);
-		}
-		PG_END_TRY();
-	}
-
-	json = sipcall_maintenance_result(run_by, started, outs,
-									  SIPCALL_MAINTENANCE_STEPS, &error);
-	(void) sipcall_maintenance_log_insert(run_by, started, json, error);
-
 	PG_RETURN_DATUM(result_jsonb(json));
 }

@@ -387,23 +387,41 @@ cleanup(SipcallManagedTable table, const char *key)
 	return (int32) removed;
 }
 
+/*
+ * The cleanup of one table, under the retention its 'retention.*' key
+ * sets; returns how many rows went (capped).  The cleanup maintenance
+ * steps.
+ */
+int32
+sipcall_retention_cleanup(SipcallManagedTable table)
+{
+	static const char *const keys[SIPCALL_NUM_MANAGED_TABLES] = {
+		[SIPCALL_CALLS] = SIPCALL_KEY_RETENTION_CALLS,
+		[SIPCALL_CALL_EVENTS] = SIPCALL_KEY_RETENTION_CALL_EVENTS,
+		[SIPCALL_AUDIT_LOGS] = SIPCALL_KEY_RETENTION_AUDIT_LOGS,
+	};
+
+	Assert(table >= 0 && table < SIPCALL_NUM_MANAGED_TABLES);
+	return cleanup(table, keys[table]);
+}
+
 /* sipcall.cleanup_old_call_events() RETURNS integer */
 Datum
 sipcall_cleanup_old_call_events(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(cleanup(SIPCALL_CALL_EVENTS, SIPCALL_KEY_RETENTION_CALL_EVENTS));
+	PG_RETURN_INT32(sipcall_retention_cleanup(SIPCALL_CALL_EVENTS));
 }
 
 /* sipcall.cleanup_old_audit_logs() RETURNS integer */
 Datum
 sipcall_cleanup_old_audit_logs(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(cleanup(SIPCALL_AUDIT_LOGS, SIPCALL_KEY_RETENTION_AUDIT_LOGS));
+	PG_RETURN_INT32(sipcall_retention_cleanup(SIPCALL_AUDIT_LOGS));
 }
 
 /* sipcall.cleanup_old_calls() RETURNS integer */
 Datum
 sipcall_cleanup_old_calls(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(cleanup(SIPCALL_CALLS, SIPCALL_KEY_RETENTION_CALLS));
+	PG_RETURN_INT32(sipcall_retention_cleanup(SIPCALL_CALLS));
 }

@@ -107,6 +107,15 @@ extern uint64 sipcall_call_keys_forget_before(const char *nsp,
 											  const char *qcalls,
 											  Datum cutoff);
 
+/*---- lifecycle.c: keeping the partitions ahead of the data ----*/
+
+extern int32 sipcall_premake(void);
+extern int64 sipcall_drain_default(void);
+
+/*---- retention.c: the cleanups ----*/
+
+extern int32 sipcall_retention_cleanup(SipcallManagedTable table);
+
 /*---- crypto.c: encrypt_data, decrypt_data and their key caches ----*/
 
 extern void sipcall_crypto_init(void);
@@ -128,38 +137,6 @@ extern void sipcall_ratelimit_flusher_register(void);
 extern int64 sipcall_summary_refresh(void);
 extern void sipcall_summary_track_partition(const char *qpart);
 extern void sipcall_summary_mark_days(const char *nsp, Datum days);
-
-/*---- maintenance.c: one maintenance cycle ----*/
-
-#define SIPCALL_MAINTENANCE_STEPS	6
-
-/* what one step of a cycle did */
-typedef struct SipcallStepOutcome
-{
-	const char *step;			/* the step's name */
-	bool		ok;				/* false: it failed */
-	char	   *result;			/* JSON text of its result, when ok */
-	char	   *message;		/* the error's message, when not ok */
-	char	   *sqlstate;		/* the error's SQLSTATE, when not ok */
-	double		duration_ms;
-} SipcallStepOutcome;
-
-extern bool sipcall_maintenance_trylock(bool session);
-extern void sipcall_maintenance_unlock(void);
-extern const char *sipcall_maintenance_step_name(int step);
-extern void sipcall_maintenance_run_step(int step, SipcallStepOutcome *out);
-extern void sipcall_maintenance_step_failed(SipcallStepOutcome *out, int step,
-											ErrorData *edata, instr_time start);
-extern char *sipcall_maintenance_result(const char *run_by, TimestampTz started,
-										const SipcallStepOutcome *outs,
-										int nsteps, char **error);
-extern int64 sipcall_maintenance_log_insert(const char *run_by,
-											TimestampTz started,
-											const char *result,
-											const char *error);
-extern void sipcall_maintenance_log_finish(int64 id, const char *result,
-										   const char *error);
-extern uint64 sipcall_maintenance_log_interrupted(void);
 
 /*---- worker.c: the maintenance background worker ----*/
 

@@ -1,8 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * worker.c
- *		The maintenance background worker: registration, signals, the
- *		latch loop, and one transaction per maintenance step.
+ *		The maintenance background worker, a thin scheduler: registration,
+ *		signals, the latch loop, and when the next cycle is due.
+ *
+ * It owns when cycles run, not what they do: a cycle is one call of the
+ * maintenance driver, sipcall_maintenance_cycle() (maintenance.c), with
+ * each step in a transaction of its own.  Besides the driver it may call
+ * sipcall_maintenance_log_interrupted() (maintenance.c), the catalog
+ * lookups of util.c and sipcall_worker_pin_settings() (privileged.c).
  *
  * With sipcall in shared_preload_libraries one worker ("sipcall
  * maintenance") runs a maintenance cycle (maintenance.c) every
@@ -16,10 +22,10 @@
  *    reload with a positive interval wakes it up.
  *  - While the extension is not created in its database it checks again
  *    every cycle (at most every 10 s), without logging anything.
- *  - Each step runs in a transaction of its own.  An error in a step is
- *    logged with its context, the transaction is aborted, the error is
- *    recorded in sipcall.maintenance_log, and the cycle goes on; after a
- *    failed cycle the next one comes least(sipcall.error_naptime,
+ *  - Each step runs in a transaction of its own (maintenance.c).  An error
+ *    in a step is logged with its context, the transaction is aborted, the
+ *    error is recorded in sipcall.maintenance_log, and the cycle goes on;
+ *    after a failed cycle the next one comes least(sipcall.error_naptime,
  *    sipcall.maintenance_interval) seconds after its end.
  *  - A cancel (pg_cancel_backend) ends the step that is running, which is
  *    recorded as cancelled; the cycle and the worker go on.  A cancel that
@@ -34,9 +40,10 @@
  *    (privileged.c lists them); every step then runs through
  *    sipcall_privileged_enter() (privileged.c).
  *
- * Locking: the worker holds the maintenance advisory lock at session level
- * for the length of a cycle, so a manual run_maintenance() or a pg_cron job
- * meanwhile answers "skipped" (and vice versa).
+ * Locking: none of its own.  For the worker's cycles the driver holds the
+ * maintenance advisory lock at session level for the length of a cycle, so
+ * a manual run_maintenance() or a pg_cron job meanwhile answers "skipped"
+ * (and vice versa).
  *
  * Copyright (c) 2026, the sipcall authors
  *
@@ -63,6 +70,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "maintenance.h"
 #include "privileged.h"
 #include "sipcall.h"
 
@@ -74,12 +82,21 @@ PGDLLEXPORT void sipcall_worker_main(Datum main_arg);
 /* restart delay after an abnormal exit */
 #define WORKER_RESTART_SECONDS	10
 
+/* when cycles ran and when the next one is due */
+typedef struct WorkerSchedule
+{
+	TimestampTz last_start;		/* 0: none since the extension was seen */
+	TimestampTz last_end;
+	TimestampTz next_run;
+	bool		last_ok;		/* the last cycle went well */
+} WorkerSchedule;
+
 static bool extension_ready(bool *first_seen);
-static bool run_cycle(MemoryContext cycle_cxt);
-static void run_step_in_own_transaction(int step, SipcallStepOutcome *out,
-										MemoryContext cycle_cxt);
-static TimestampTz next_cycle_time(TimestampTz last_start,
-								   TimestampTz last_end, bool last_ok);
+static bool run_cycle(void);
+static TimestampTz next_cycle_time(const WorkerSchedule *sched);
+static bool worker_wait(int events, long timeout);
+static void worker_connect(void);
+static void run_due_cycle(WorkerSchedule *sched, MemoryContext cycle_cxt);
 
 /*
  * Register the worker; only possible while shared_preload_libraries is
@@ -156,121 +173,25 @@ extension_ready(bool *first_seen)
 }
 
 /*
- * One step of a cycle in a transaction of its own: an error is recorded
- * in *out and ends only this step.
- */
-static void
-run_step_in_own_transaction(int step, SipcallStepOutcome *out,
-							MemoryContext cycle_cxt)
-{
-	instr_time	start;
-
-	INSTR_TIME_SET_CURRENT(start);
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, sipcall_maintenance_step_name(step));
-
-	PG_TRY();
-	{
-		MemoryContextSwitchTo(cycle_cxt);
-		sipcall_maintenance_run_step(step, out);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cycle_cxt);
-		edata = CopyErrorData();
-		sipcall_report_and_abort();
-
-		MemoryContextSwitchTo(cycle_cxt);
-		sipcall_maintenance_step_failed(out, step, edata, start);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cycle_cxt);
-}
-
-/*
- * One maintenance cycle, each step in its own transaction.  Returns true
- * when every step went well.  Errors are caught here; only FATAL (SIGTERM)
- * ends the worker.
+ * One maintenance cycle through the driver, each step in a transaction of
+ * its own.  Returns true when every step went well (or another cycle was
+ * running).  Errors are caught in the driver; only FATAL (SIGTERM) ends
+ * the worker.
  */
 static bool
-run_cycle(MemoryContext cycle_cxt)
+run_cycle(void)
 {
-	SipcallStepOutcome outs[SIPCALL_MAINTENANCE_STEPS];
-	TimestampTz started = GetCurrentTimestamp();
-	volatile int64 log_id = -1;
-	char	   *json;
 	char	   *error;
-	int			i;
+	char	   *json;
 
-	if (!sipcall_maintenance_trylock(true))
+	json = sipcall_maintenance_cycle(SIPCALL_STEP_TRANSACTION, "worker",
+									 &error);
+	if (json == NULL)
 	{
 		ereport(DEBUG1,
 				(errmsg_internal("sipcall: maintenance skipped, another cycle is running")));
 		return true;
 	}
-
-	/* the log row says the cycle is running */
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	PG_TRY();
-	{
-		log_id = sipcall_maintenance_log_insert("worker", started, NULL, NULL);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		sipcall_report_and_abort();
-		log_id = -1;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cycle_cxt);
-
-	for (i = 0; i < SIPCALL_MAINTENANCE_STEPS; i++)
-	{
-		run_step_in_own_transaction(i, &outs[i], cycle_cxt);
-
-		pgstat_report_stat(false);
-		pgstat_report_activity(STATE_IDLE, NULL);
-		/* a cancel that came after the step ended has nothing to end */
-		sipcall_worker_forget_cancel();
-		CHECK_FOR_INTERRUPTS();
-	}
-
-	json = sipcall_maintenance_result("worker", started, outs,
-									  SIPCALL_MAINTENANCE_STEPS, &error);
-
-	/* record the outcome in a new transaction */
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	PG_TRY();
-	{
-		if (log_id >= 0)
-			sipcall_maintenance_log_finish(log_id, json, error);
-		else
-			(void) sipcall_maintenance_log_insert("worker", started, json, error);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		sipcall_report_and_abort();
-		error = error ? error : "could not record the cycle";
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cycle_cxt);
-	pgstat_report_stat(true);
-
-	sipcall_maintenance_unlock();
 
 	if (error)
 		ereport(LOG,
@@ -286,12 +207,12 @@ run_cycle(MemoryContext cycle_cxt)
  * least(error_naptime, interval) after the end of a failed one.
  */
 static TimestampTz
-next_cycle_time(TimestampTz last_start, TimestampTz last_end, bool last_ok)
+next_cycle_time(const WorkerSchedule *sched)
 {
-	if (last_ok)
-		return TimestampTzPlusMilliseconds(last_start,
+	if (sched->last_ok)
+		return TimestampTzPlusMilliseconds(sched->last_start,
 										   (int64) sipcall_maintenance_interval * 1000);
-	return TimestampTzPlusMilliseconds(last_end,
+	return TimestampTzPlusMilliseconds(sched->last_end,
 									   (int64) Min(sipcall_error_naptime,
 												   sipcall_maintenance_interval) * 1000);
 }
@@ -300,12 +221,84 @@ next_cycle_time(TimestampTz last_start, TimestampTz last_end, bool last_ok)
  * Forget a cancel request (pg_cancel_backend) that arrived while no step
  * runs.  Outside the steps' error handlers CHECK_FOR_INTERRUPTS() would
  * turn it into an error that nothing catches, which ends the worker; a
- * cancel is meant to end the current step only.  Used by both workers.
+ * cancel is meant to end the current step only.  Used by both workers,
+ * and by the maintenance driver between the worker's steps.
  */
 void
 sipcall_worker_forget_cancel(void)
 {
 	QueryCancelPending = false;
+}
+
+/*
+ * Wait for the latch or the timeout, then handle what came meanwhile: a
+ * stray cancel is forgotten, SIGTERM ends the worker, a SIGHUP re-reads
+ * the configuration.  Returns true when it did.
+ */
+static bool
+worker_wait(int events, long timeout)
+{
+	(void) WaitLatch(MyLatch, events, timeout, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	sipcall_worker_forget_cancel();
+	CHECK_FOR_INTERRUPTS();
+
+	if (!ConfigReloadPending)
+		return false;
+	ConfigReloadPending = false;
+	ProcessConfigFile(PGC_SIGHUP);
+	return true;
+}
+
+/*
+ * Connect to sipcall.database, and make the session's settings our own,
+ * not those ALTER DATABASE/ROLE ... SET gave.
+ */
+static void
+worker_connect(void)
+{
+	BackgroundWorkerInitializeConnection(sipcall_database,
+										 (sipcall_role && sipcall_role[0]) ? sipcall_role : NULL,
+										 0);
+	sipcall_worker_pin_settings();
+	SetConfigOption("application_name", "sipcall maintenance",
+					PGC_USERSET, PGC_S_SESSION);
+	pgstat_report_appname("sipcall maintenance");
+
+	ereport(LOG,
+			(errmsg("sipcall maintenance worker started in database \"%s\"",
+					sipcall_database)));
+}
+
+/*
+ * Run the cycle that is due, if the extension is there, and plan the next
+ * one in *sched.
+ */
+static void
+run_due_cycle(WorkerSchedule *sched, MemoryContext cycle_cxt)
+{
+	bool		first_seen;
+
+	MemoryContextReset(cycle_cxt);
+	if (!extension_ready(&first_seen))
+	{
+		/* not created yet: look again soon, quietly */
+		sched->next_run = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													  Min(EXTENSION_RECHECK_MS,
+														  (int64) sipcall_maintenance_interval * 1000));
+		sched->last_start = 0;
+		return;
+	}
+
+	if (first_seen)
+		ereport(LOG,
+				(errmsg("sipcall maintenance worker found the extension in database \"%s\"",
+						sipcall_database)));
+	sched->last_start = GetCurrentTimestamp();
+	MemoryContextSwitchTo(cycle_cxt);
+	sched->last_ok = run_cycle();
+	sched->last_end = GetCurrentTimestamp();
+	sched->next_run = next_cycle_time(sched);
 }
 
 /*
@@ -315,10 +308,7 @@ void
 sipcall_worker_main(Datum main_arg)
 {
 	MemoryContext cycle_cxt;
-	TimestampTz last_start = 0;
-	TimestampTz last_end = 0;
-	TimestampTz next_run = 0;
-	bool		last_ok = true;
+	WorkerSchedule sched = {0, 0, 0, true};
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -326,32 +316,9 @@ sipcall_worker_main(Datum main_arg)
 
 	/* with maintenance off, stay out of the database until it is on */
 	while (sipcall_maintenance_interval == 0)
-	{
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1L,
-						 PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		sipcall_worker_forget_cancel();
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-	}
+		(void) worker_wait(WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1L);
 
-	BackgroundWorkerInitializeConnection(sipcall_database,
-										 (sipcall_role && sipcall_role[0]) ? sipcall_role : NULL,
-										 0);
-	/* our own settings, not those ALTER DATABASE/ROLE ... SET gave */
-	sipcall_worker_pin_settings();
-	SetConfigOption("application_name", "sipcall maintenance",
-					PGC_USERSET, PGC_S_SESSION);
-	pgstat_report_appname("sipcall maintenance");
-
-	ereport(LOG,
-			(errmsg("sipcall maintenance worker started in database \"%s\"",
-					sipcall_database)));
-
+	worker_connect();
 	cycle_cxt = AllocSetContextCreate(TopMemoryContext,
 									  "sipcall maintenance cycle",
 									  ALLOCSET_DEFAULT_SIZES);
@@ -362,55 +329,24 @@ sipcall_worker_main(Datum main_arg)
 		long		timeout = -1L;
 		int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH;
 
-		if (sipcall_maintenance_interval > 0 && now >= next_run &&
+		if (sipcall_maintenance_interval > 0 && now >= sched.next_run &&
 			!RecoveryInProgress())
 		{
-			bool		first_seen;
-
-			MemoryContextReset(cycle_cxt);
-			if (extension_ready(&first_seen))
-			{
-				if (first_seen)
-					ereport(LOG,
-							(errmsg("sipcall maintenance worker found the extension in database \"%s\"",
-									sipcall_database)));
-				last_start = GetCurrentTimestamp();
-				last_ok = run_cycle(cycle_cxt);
-				last_end = GetCurrentTimestamp();
-				next_run = next_cycle_time(last_start, last_end, last_ok);
-			}
-			else
-			{
-				/* not created yet: look again soon, quietly */
-				next_run = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													   Min(EXTENSION_RECHECK_MS,
-														   (int64) sipcall_maintenance_interval * 1000));
-				last_start = 0;
-			}
+			run_due_cycle(&sched, cycle_cxt);
 			now = GetCurrentTimestamp();
 		}
 
 		if (sipcall_maintenance_interval > 0)
 		{
-			timeout = (long) TimestampDifferenceMilliseconds(now, next_run);
+			timeout = (long) TimestampDifferenceMilliseconds(now, sched.next_run);
 			if (timeout < 1)
 				timeout = 1;
 			events |= WL_TIMEOUT;
 		}
 
-		(void) WaitLatch(MyLatch, events, timeout, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		sipcall_worker_forget_cancel();
-		CHECK_FOR_INTERRUPTS();
-
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-
-			/* re-plan the next cycle with the new settings */
-			if (last_start != 0 && sipcall_maintenance_interval > 0)
-				next_run = next_cycle_time(last_start, last_end, last_ok);
-		}
+		/* after a reload, re-plan the next cycle with the new settings */
+		if (worker_wait(events, timeout) &&
+			sched.last_start != 0 && sipcall_maintenance_interval > 0)
+			sched.next_run = next_cycle_time(&sched);
 	}
 }
