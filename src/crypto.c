@@ -855,7 +855,9 @@ sipcall_encrypt_data(PG_FUNCTION_ARGS)
  *
  * The key argument's copy, a stretched key that is not cached and any
  * plaintext that is not returned are wiped on every way out, errors
- * included.
+ * included.  Longer than 80 lines on purpose: one PG_TRY has to cover
+ * every copy of key and plaintext that the envelope and the OpenPGP
+ * paths make, so that one PG_CATCH wipes them all.
  */
 Datum
 sipcall_decrypt_data(PG_FUNCTION_ARGS)
