@@ -49,6 +49,9 @@
  * per backend and reused, so an error in the middle of a call leaks
  * nothing; each remembers which cached key it holds to skip the key setup.
  *
+ * Calls: envelope.c (the format and OpenSSL), settings.c (the salt), util.c
+ * (pgcrypto's schema), version.c (key_id's guard).
+ *
  * Copyright (c) 2026, the sipcall authors
  *
  * IDENTIFICATION

@@ -17,6 +17,9 @@
  * A failed open may leave unauthenticated plaintext in the caller's output
  * buffer; the caller must wipe it.
  *
+ * Calls: OpenSSL, and PostgreSQL's ereport only in sipcall_envelope_throw
+ * (left out with SIPCALL_ENVELOPE_STANDALONE, as the fuzz harness builds it).
+ *
  * Copyright (c) 2026, the sipcall authors
  *
  * IDENTIFICATION

@@ -20,6 +20,9 @@
  * (checked after this trigger) still locks the call's registry row, so an
  * erasure running at the same time wins or waits as usual.
  *
+ * Calls: callkeys.c (a call's registry row), privileged.c (the table
+ * check).
+ *
  * Copyright (c) 2026, the sipcall authors
  *
  * IDENTIFICATION

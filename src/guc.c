@@ -7,6 +7,8 @@
  * size shared memory or name the worker's database can only be set at
  * server start; intervals and timeouts are reloadable.
  *
+ * Calls: nothing: every other module reads the variables it defines.
+ *
  * Copyright (c) 2026, the sipcall authors
  *
  * IDENTIFICATION

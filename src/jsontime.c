@@ -18,6 +18,8 @@
  * zeros.  The regression test gdpr.sql compares the two over transitions
  * of several zones, offsets with seconds and fractions of a second.
  *
+ * Calls: nothing of sipcall's.
+ *
  * Copyright (c) 2026, the sipcall authors
  *
  * IDENTIFICATION

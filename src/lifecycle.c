@@ -24,6 +24,9 @@
  * time, that table's missing partitions are left to a later cycle (LOG
  * "could not lock ..."); the other tables go on.
  *
+ * Calls: partition.c (making partitions), settings.c (premake months),
+ * privileged.c, util.c (SPI, bounded lock waits).
+ *
  * Copyright (c) 2026, the sipcall authors
  *
  * IDENTIFICATION

@@ -32,6 +32,9 @@
  * call moved out of the default partition keeps its events, and its
  * entry in call_keys stays as it is.
  *
+ * Calls: summary.c (tracking triggers of a new partition of calls),
+ * privileged.c, util.c.
+ *
  * Copyright (c) 2026, the sipcall authors
  *
  * IDENTIFICATION

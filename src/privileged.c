@@ -43,6 +43,8 @@
  * is that table (partitions get clones of the parent's row triggers).  The
  * answer is remembered per relation until a relcache invalidation of it.
  *
+ * Calls: util.c (the extension's owner and schema).
+ *
  * Copyright (c) 2026, the sipcall authors
  *
  * IDENTIFICATION

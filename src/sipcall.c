@@ -6,6 +6,8 @@
  * _PG_init() only calls each module's init function; every concern lives
  * in its own file (see README, "Source layout").
  *
+ * Calls: each module's init or register function, nothing else.
+ *
  * Copyright (c) 2026, the sipcall authors
  *
  * IDENTIFICATION

@@ -45,6 +45,8 @@
  * Locking: refresh and rebuild take EXCLUSIVE lock on daily_call_summary,
  * so they run one at a time while readers of the summary go on.
  *
+ * Calls: privileged.c, util.c (SPI and cached plans).
+ *
  * Copyright (c) 2026, the sipcall authors
  *
  * IDENTIFICATION

@@ -10,6 +10,8 @@
  * SQL function, through sipcall_privileged_enter() (privileged.c); the
  * caller's privilege to call it is checked by GRANT EXECUTE.
  *
+ * Calls: nothing of sipcall's; the other modules build on it.
+ *
  * Copyright (c) 2026, the sipcall authors
  *
  * IDENTIFICATION
