@@ -101,15 +101,13 @@ sipcall_call_keys_forget(const char *nsp, Datum ids)
  * calls or one of its partitions) that began before cutoff; run before
  * those calls are deleted.  Returns how many rows went.
  */
-uint64
+int64
 sipcall_call_keys_forget_before(const char *nsp, const char *qcalls,
-								Datum cutoff)
+								TimestampTz cutoff)
 {
-	Oid			argtypes[1] = {TIMESTAMPTZOID};
-
-	return sipcall_spi_exec(psprintf("DELETE FROM %s.call_keys k USING %s c"
-									 " WHERE c.initiated_at OPERATOR(pg_catalog.<) $1"
-									 " AND k.id OPERATOR(pg_catalog.=) c.id",
-									 nsp, qcalls),
-							1, argtypes, &cutoff, NULL, SPI_OK_DELETE);
+	return sipcall_spi_count(psprintf("DELETE FROM %s.call_keys k USING %s c"
+									  " WHERE c.initiated_at OPERATOR(pg_catalog.<) $1"
+									  " AND k.id OPERATOR(pg_catalog.=) c.id",
+									  nsp, qcalls),
+							 cutoff, true);
 }

@@ -211,7 +211,7 @@ lock_and_delete_call_children(CleanupRun *run)
 									  run->nsp, run->qparent),
 							 run->cutoff, true);
 	(void) sipcall_call_keys_forget_before(run->nsp, run->qparent,
-										   TimestampTzGetDatum(run->cutoff));
+										   run->cutoff);
 }
 
 /*

@@ -103,9 +103,9 @@ extern void sipcall_partition_bounds(Oid relid, bool *is_default,
 
 extern bool sipcall_call_keys_user(Oid nspoid, Datum call_id, Datum *user_id);
 extern uint64 sipcall_call_keys_forget(const char *nsp, Datum ids);
-extern uint64 sipcall_call_keys_forget_before(const char *nsp,
-											  const char *qcalls,
-											  Datum cutoff);
+extern int64 sipcall_call_keys_forget_before(const char *nsp,
+											 const char *qcalls,
+											 TimestampTz cutoff);
 
 /*---- lifecycle.c: keeping the partitions ahead of the data ----*/
 

@@ -53,17 +53,6 @@ parse_version(const char *s)
 	return major * 100 + minor;
 }
 
-/* The installed version as a number (SIPCALL_VERSION_*), -1 if unknown. */
-int
-sipcall_installed_version(void)
-{
-	char	   *v = sipcall_extension_version();
-	int			n = parse_version(v);
-
-	pfree(v);
-	return n;
-}
-
 /*
  * Refuse to run a function that the installed SQL version does not
  * declare.  "since" is the version that introduced it.

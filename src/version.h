@@ -24,7 +24,6 @@
 #define SIPCALL_VERSION_1_0		100
 #define SIPCALL_VERSION_1_1		101
 
-extern int	sipcall_installed_version(void);
 extern void sipcall_require_version(FunctionCallInfo fcinfo, int since);
 
 #endif							/* SIPCALL_VERSION_H */
