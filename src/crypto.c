@@ -26,10 +26,12 @@
  * done SIPCALL_KDF_CHUNK iterations at a time with CHECK_FOR_INTERRUPTS in
  * between, so a cancel or statement_timeout stops it.
  *
- * The shared cache cannot be flushed by strangers: every entry remembers
- * the database and role that stretched it (for the export, which decrypts
- * as the extension's owner, its caller: sipcall_crypto_act_for), one such
- * pair holds at most a
+ * The shared cache serves and can be flushed by no stranger: every entry
+ * remembers the database and role that stretched it (for the export, which
+ * decrypts as the extension's owner, its caller: sipcall_crypto_act_for)
+ * and serves only that pair (so another role cannot test guesses of a
+ * passphrase against it without paying the stretch), one such pair holds
+ * at most a
  * quarter of the entries (churning its own least recently used one beyond
  * that), and a newcomer that finds the cache full takes the least recently
  * used entry of the pair holding the most.  A flood of throw-away keys from
@@ -532,10 +534,18 @@ forget_local_key(LocalKey *k)
 	OPENSSL_cleanse(k, sizeof(*k));
 }
 
-/* Fill tmp's key from the shared cache; false when it is not there. */
+/*
+ * Fill tmp's key from the shared cache; false when it is not there.  Only
+ * an entry this database and role stretched serves: were any entry to
+ * serve anyone, another role could test guesses of the app's passphrase
+ * at the cost of a hash (a hit returns at once, a miss can be cut short by
+ * statement_timeout) instead of a stretch.
+ */
 static bool
 shared_lookup(LocalKey *tmp)
 {
+	Oid			dbid = MyDatabaseId;
+	Oid			roleid = crypto_caller();
 	bool		found = false;
 	int			i;
 
@@ -544,8 +554,9 @@ shared_lookup(LocalKey *tmp)
 	{
 		SharedKey  *e = &shared_cache->entries[i];
 
-		if (e->used && memcmp(e->fingerprint, tmp->fingerprint,
-							  SIPCALL_ENV_FINGERPRINT_LEN) == 0)
+		if (e->used && e->dbid == dbid && e->roleid == roleid &&
+			memcmp(e->fingerprint, tmp->fingerprint,
+				   SIPCALL_ENV_FINGERPRINT_LEN) == 0)
 		{
 			memcpy(tmp->key, e->key, SIPCALL_ENV_KEY_LEN);
 			memcpy(tmp->key_id, e->key_id, SIPCALL_ENV_KEY_ID_LEN);
@@ -640,21 +651,20 @@ shared_insert(const LocalKey *k)
 				free_slot = e;
 			continue;
 		}
+		if (e->dbid != dbid || e->roleid != roleid)
+			continue;
 		if (memcmp(e->fingerprint, k->fingerprint,
 				   SIPCALL_ENV_FINGERPRINT_LEN) == 0)
 		{
-			/* another backend was quicker */
+			/* another backend of ours was quicker */
 			LWLockRelease(shared_cache->lock);
 			return;
 		}
-		if (e->dbid == dbid && e->roleid == roleid)
-		{
-			mine++;
-			if (mine_lru == NULL ||
-				pg_atomic_read_u64(&e->last_used) <
-				pg_atomic_read_u64(&mine_lru->last_used))
-				mine_lru = e;
-		}
+		mine++;
+		if (mine_lru == NULL ||
+			pg_atomic_read_u64(&e->last_used) <
+			pg_atomic_read_u64(&mine_lru->last_used))
+			mine_lru = e;
 	}
 	if (mine >= quota)
 		victim = mine_lru;

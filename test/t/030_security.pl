@@ -13,7 +13,7 @@
 # Then a flood of throw-away keys from another database and role must not
 # evict the application's key from the shared cache: a fresh connection's
 # first decrypt finds it there (sipcall says so at DEBUG1) instead of
-# stretching it again.
+# stretching it again.  Another role's connection does not find it there.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -191,6 +191,17 @@ my $flood = 4 * $each + 16;
 is($out, '+4915112345678', "after $flood throw-away keys a fresh connection decrypts");
 like($err, qr/found in the shared key cache/, 'still with the key from the shared cache');
 unlike($err, qr/stretching a key/, 'without stretching it again');
+
+# The app's key in the shared cache serves the app only (review F7): for
+# another role of the same database it is stretched afresh, so that role
+# cannot test guesses of the passphrase at the cost of a hash.
+my ($o3, $e3) = ('', '');
+$node->psql('nc',
+	$undo . "SET client_min_messages = debug1; SELECT length(sipcall.encrypt_data('x', 'the real key')) > 0",
+	stdout => \$o3, stderr => \$e3, extra_params => [ '-U', 'stranger' ]);
+is($o3, 't', 'another role may use the same passphrase');
+like($e3, qr/stretching a key/, 'but stretches it itself');
+unlike($e3, qr/found in the shared key cache/, 'the shared cache does not serve it the app\'s key');
 
 # the flood did use the cache: a throw-away key of the stranger's own is there
 my ($o2, $e2) = ('', '');
