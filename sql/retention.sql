@@ -84,6 +84,21 @@ SELECT pg_temp.try($$UPDATE sipcall.system_config SET config_value = '24'
                       WHERE config_key = 'partition.premake_months'$$);
 SELECT pg_temp.try($$UPDATE sipcall.system_config SET config_value = '1'
                       WHERE config_key = 'partition.premake_months'$$);
+-- a value means the same whatever IntervalStyle writes or reads it (issue
+-- 14, review F6): "-1 25:00:00" is an hour in IntervalStyle postgres but
+-- minus two days and an hour in sql_standard, which a database's owner may
+-- make the default of every session and of the worker; sipcall always
+-- reads the postgres way
+SET IntervalStyle = sql_standard;
+SELECT pg_temp.try($$UPDATE sipcall.system_config SET config_value = '"-1 25:00:00"'
+                      WHERE config_key = 'retention.audit_logs'$$);
+SELECT pg_temp.try($$UPDATE sipcall.system_config SET config_value = '"1 -25:00:00"'
+                      WHERE config_key = 'retention.audit_logs'$$);
+RESET IntervalStyle;
+SELECT pg_temp.try($$UPDATE sipcall.system_config SET config_value = '"1 -25:00:00"'
+                      WHERE config_key = 'retention.audit_logs'$$);
+SELECT pg_temp.try($$UPDATE sipcall.system_config SET config_value = '"P1Y"'
+                      WHERE config_key = 'retention.audit_logs'$$);
 -- an INSERT of a key replaces its installed default (system_config_defaults)
 SELECT pg_temp.try($$INSERT INTO sipcall.system_config (config_key, config_value)
                      VALUES ('retention.call_events', '"90 days"')$$);

@@ -191,8 +191,10 @@ sipcall_privileged_leave(SipcallPrivileged *priv)
  * whatever ALTER DATABASE / ALTER ROLE ... SET gave the session: the
  * database's owner may set any of these, and each would stall the worker
  * (timeouts, read-only transactions), change what its SQL means
- * (search_path, transform_null_equals, standard_conforming_strings) or
- * make plpgsql code it runs fail (plpgsql.extra_errors).  The search_path
+ * (search_path, transform_null_equals, standard_conforming_strings,
+ * IntervalStyle, DateStyle, TimeZone), make it run as another role (role:
+ * ALTER DATABASE ... SET role = 'app' is the owner's to give) or make
+ * plpgsql code it runs fail (plpgsql.extra_errors).  The search_path
  * holds no schema but pg_catalog and pg_temp: the extension schema is only
  * added by sipcall_privileged_enter(), once it is known to be sipcall's
  * and its owner has been checked.
@@ -204,6 +206,10 @@ static const struct
 }			worker_settings[] =
 {
 	{"search_path", SIPCALL_BASE_SEARCH_PATH},
+	{"role", "none"},
+	{"IntervalStyle", "postgres"},
+	{"DateStyle", "ISO, MDY"},
+	{"TimeZone", "UTC"},
 	{"statement_timeout", "0"},
 	{"lock_timeout", "0"},
 	{"idle_in_transaction_session_timeout", "0"},

@@ -153,6 +153,7 @@ retention_from_json(const char *key, Jsonb *value, bool nullable)
 	int			dterr;
 	struct pg_itm_in itm_in;
 	Interval   *iv;
+	int			saved_style;
 	Interval	zero = {0};
 	Interval	most = {0};
 	const char *shape = nullable ?
@@ -168,8 +169,17 @@ retention_from_json(const char *key, Jsonb *value, bool nullable)
 
 	text = pnstrdup(v.val.string.val, v.val.string.len);
 
-	/* interval_in without its error: the message must name the key */
+	/*
+	 * interval_in without its error (the message must name the key), and
+	 * always in IntervalStyle postgres: the signs of "-1 25:00:00" mean
+	 * one hour there and minus two days and an hour in sql_standard, and
+	 * the writer's session, the database's default and the worker need
+	 * not agree.  None of these calls raises an error, so the setting is
+	 * put back on every path.
+	 */
 	iv = palloc(sizeof(Interval));
+	saved_style = IntervalStyle;
+	IntervalStyle = INTSTYLE_POSTGRES;
 	dterr = ParseDateTime(text, workbuf, sizeof(workbuf), field, ftype,
 						  MAXDATEFIELDS, &nf);
 	if (dterr == 0)
@@ -177,6 +187,7 @@ retention_from_json(const char *key, Jsonb *value, bool nullable)
 							   &dtype, &itm_in);
 	if (dterr == DTERR_BAD_FORMAT)
 		dterr = DecodeISO8601Interval(text, &dtype, &itm_in);
+	IntervalStyle = saved_style;
 	if (dterr != 0 || dtype != DTK_DELTA || itmin2interval(&itm_in, iv) != 0)
 		raise_bad_value(key, psprintf("\"%s\" is not an interval.", text));
 
