@@ -20,3 +20,20 @@ COMMENT ON FUNCTION @extschema@.key_id(text) IS
     'The identifier (hex) that encrypt_data writes into envelopes made with this passphrase here; matches the key inventory';
 
 REVOKE ALL ON FUNCTION @extschema@.key_id(text) FROM PUBLIC;
+
+/*---- nobody but a superuser drops sipcall, not even by a cascade ----*/
+
+CREATE FUNCTION @extschema@.drop_guard()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'sipcall_drop_guard'
+LANGUAGE C;
+
+COMMENT ON FUNCTION @extschema@.drop_guard() IS
+    'Event trigger function: refuses a CASCADE by a non-superuser that would drop sipcall';
+
+REVOKE ALL ON FUNCTION @extschema@.drop_guard() FROM PUBLIC;
+
+CREATE EVENT TRIGGER sipcall_drop_guard ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
+    EXECUTE FUNCTION @extschema@.drop_guard();
+ALTER EVENT TRIGGER sipcall_drop_guard ENABLE ALWAYS;
