@@ -30,6 +30,7 @@ char	   *sipcall_role = NULL;
 int			sipcall_maintenance_interval = 600;
 int			sipcall_error_naptime = 60;
 int			sipcall_lock_timeout = 100;
+int			sipcall_maintenance_lock_timeout = 60 * 1000;
 int			sipcall_ratelimit_max_entries = 65536;
 int			sipcall_key_cache_size = 64;
 
@@ -86,6 +87,15 @@ sipcall_guc_init(void)
 							"When the lock cannot be had in time, retention deletes rows instead and drops the partition on a later cycle.",
 							&sipcall_lock_timeout,
 							100, 1, 60 * 1000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sipcall.maintenance_lock_timeout",
+							"Longest wait for any lock during a maintenance cycle; 0 waits as long as it takes.",
+							"A step that waits longer fails, and the next cycle tries it again.",
+							&sipcall_maintenance_lock_timeout,
+							60 * 1000, 0, INT_MAX,
 							PGC_SUSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);

@@ -18,10 +18,12 @@
  * waits, then finds the partition made.  Inserts and queries are not
  * blocked by it.  Making a partition locks the parent's default partition
  * ACCESS EXCLUSIVE (ATTACH PARTITION does, whether rows move or not), which
- * queues every later query of the table behind the lock request: so both
- * take that lock only when a partition is missing, and wait for it at most
- * sipcall.lock_timeout (as retention does).  When it cannot be had in
- * time, that table's missing partitions are left to a later cycle (LOG
+ * queues every later query of the table behind the lock request, and
+ * SHARE ROW EXCLUSIVE on the tables the parent's foreign keys point to
+ * (users, call_keys), which queues every later writer of them: so both
+ * take these locks only when a partition is missing, and wait for each at
+ * most sipcall.lock_timeout (as retention does).  When one cannot be had
+ * in time, that table's missing partitions are left to a later cycle (LOG
  * "could not lock ..."); the other tables go on.
  *
  * Calls: partition.c (making partitions), settings.c (premake months),
@@ -37,6 +39,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/relation.h"
 #include "catalog/partition.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -47,6 +50,8 @@
 #include "utils/datetime.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/timestamp.h"
 
 #include "privileged.h"
@@ -58,7 +63,7 @@ PG_FUNCTION_INFO_V1(sipcall_drain_default_partitions);
 static bool make_if_missing(SipcallManagedTable table, int year, int month,
 							Oid *made);
 static bool partition_exists(SipcallManagedTable table, int year, int month);
-static bool lock_default_in_time(SipcallManagedTable table);
+static bool lock_for_attach_in_time(SipcallManagedTable table);
 static int	default_months(SipcallManagedTable table, const char *nsp,
 						   Oid defpart, int **years, int **months);
 
@@ -87,24 +92,50 @@ partition_exists(SipcallManagedTable table, int year, int month)
 }
 
 /*
- * Lock the default partition of table ACCESS EXCLUSIVE, as making a
- * partition needs, waiting at most sipcall.lock_timeout.  False when it
- * could not be had in time.  The caller holds the parent's lock.
+ * Take the locks that attaching a partition of table needs, waiting at
+ * most sipcall.lock_timeout for each: SHARE ROW EXCLUSIVE on every table
+ * its foreign keys point to (ATTACH PARTITION adds the keys' triggers
+ * there), then ACCESS EXCLUSIVE on its default partition.  Either waits
+ * for every transaction that wrote the table in question, and while it
+ * waits every later writer queues behind it: an app session idle in a
+ * transaction that inserted a call would otherwise stop all inserts of
+ * calls (their call_keys rows) for as long as it stays.  False when a
+ * lock could not be had in time.  The caller holds the parent's lock.
  */
 static bool
-lock_default_in_time(SipcallManagedTable table)
+lock_for_attach_in_time(SipcallManagedTable table)
 {
-	Oid			defpart = get_default_partition_oid(sipcall_relid(sipcall_managed_names[table],
-																  false));
+	Oid			parent = sipcall_relid(sipcall_managed_names[table], false);
+	Oid			defpart = get_default_partition_oid(parent);
+	Relation	rel = relation_open(parent, NoLock);
+	List	   *fkeys = RelationGetFKeyList(rel);
+	Oid		   *referenced = palloc(sizeof(Oid) * (list_length(fkeys) + 1));
+	int			nreferenced = 0;
+	bool		locked;
+	ListCell   *lc;
 
-	if (!OidIsValid(defpart))
-		return true;
-	if (sipcall_lock_in_time(&defpart, 1, AccessExclusiveLock))
-		return true;
-	ereport(LOG,
-			(errmsg("sipcall: could not lock \"%s\" within sipcall.lock_timeout, the missing partitions of \"%s\" are made by a later cycle",
-					get_rel_name(defpart), sipcall_managed_names[table])));
-	return false;
+	foreach(lc, fkeys)
+	{
+		Oid			confrelid = lfirst_node(ForeignKeyCacheInfo, lc)->confrelid;
+		int			i;
+
+		for (i = 0; i < nreferenced && referenced[i] != confrelid; i++)
+			;
+		if (i == nreferenced)
+			referenced[nreferenced++] = confrelid;
+	}
+	relation_close(rel, NoLock);
+
+	locked = sipcall_lock_in_time(referenced, nreferenced, ShareRowExclusiveLock) &&
+		(!OidIsValid(defpart) ||
+		 sipcall_lock_in_time(&defpart, 1, AccessExclusiveLock));
+	pfree(referenced);
+	if (!locked)
+		ereport(LOG,
+				(errmsg("sipcall: could not lock what attaching a partition of \"%s\" needs within sipcall.lock_timeout, its missing partitions are made by a later cycle",
+						sipcall_managed_names[table]),
+				 errdetail("ATTACH PARTITION locks the default partition and the tables the foreign keys point to; another transaction holds one of them.")));
+	return locked;
 }
 
 /*
@@ -113,7 +144,7 @@ lock_default_in_time(SipcallManagedTable table)
  * The premake maintenance step.
  */
 int32
-sipcall_premake(void)
+sipcall_premake(SipcallLockWait wait)
 {
 	int			ahead = sipcall_config_premake_months();
 	struct pg_tm tm;
@@ -130,11 +161,11 @@ sipcall_premake(void)
 
 	for (t = 0; t < SIPCALL_NUM_MANAGED_TABLES; t++)
 	{
-		bool		default_locked = false;
+		bool		attach_locked = false;
 		int			i;
 
-		LockRelationOid(sipcall_relid(sipcall_managed_names[t], false),
-						ShareUpdateExclusiveLock);
+		sipcall_lock_step(sipcall_relid(sipcall_managed_names[t], false),
+						  ShareUpdateExclusiveLock, wait);
 		for (i = 0; i <= ahead; i++)
 		{
 			int			months = tm.tm_year * MONTHS_PER_YEAR + tm.tm_mon - 1 + i;
@@ -144,12 +175,12 @@ sipcall_premake(void)
 
 			if (partition_exists((SipcallManagedTable) t, year, month))
 				continue;
-			/* the default partition's lock, only now, and not for long */
-			if (!default_locked)
+			/* the locks attaching needs, only now, and not for long */
+			if (!attach_locked)
 			{
-				if (!lock_default_in_time((SipcallManagedTable) t))
+				if (!lock_for_attach_in_time((SipcallManagedTable) t))
 					break;
-				default_locked = true;
+				attach_locked = true;
 			}
 			if (make_if_missing((SipcallManagedTable) t, year, month, &part))
 				made++;
@@ -165,7 +196,7 @@ sipcall_premake(void)
 Datum
 sipcall_premake_partitions(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(sipcall_premake());
+	PG_RETURN_INT32(sipcall_premake(SIPCALL_LOCK_WAIT));
 }
 
 /*
@@ -218,7 +249,7 @@ default_months(SipcallManagedTable table, const char *nsp, Oid defpart,
  * infinite timestamps stay in the default partition.
  */
 int64
-sipcall_drain_default(void)
+sipcall_drain_default(SipcallLockWait wait)
 {
 	const char *nsp = quote_identifier(get_namespace_name(sipcall_schema_oid(false)));
 	SipcallPrivileged priv;
@@ -234,13 +265,13 @@ sipcall_drain_default(void)
 		Oid			parent = sipcall_relid(sipcall_managed_names[t], false);
 		Oid			defpart;
 		int			nmonths;
-		bool		default_locked = false;
+		bool		attach_locked = false;
 		int		   *years;
 		int		   *months;
 		int			i;
 
 		/* no partition can appear or go while we look */
-		LockRelationOid(parent, ShareUpdateExclusiveLock);
+		sipcall_lock_step(parent, ShareUpdateExclusiveLock, wait);
 		defpart = get_default_partition_oid(parent);
 		if (!OidIsValid(defpart))
 			continue;
@@ -261,12 +292,12 @@ sipcall_drain_default(void)
 			}
 			if (partition_exists((SipcallManagedTable) t, years[i], months[i]))
 				continue;
-			/* the default partition's lock, not waited for long */
-			if (!default_locked)
+			/* the locks attaching needs, not waited for long */
+			if (!attach_locked)
 			{
-				if (!lock_default_in_time((SipcallManagedTable) t))
+				if (!lock_for_attach_in_time((SipcallManagedTable) t))
 					break;
-				default_locked = true;
+				attach_locked = true;
 			}
 			if (!make_if_missing((SipcallManagedTable) t, years[i], months[i],
 								 &part))
@@ -291,5 +322,5 @@ sipcall_drain_default(void)
 Datum
 sipcall_drain_default_partitions(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(sipcall_drain_default());
+	PG_RETURN_INT64(sipcall_drain_default(SIPCALL_LOCK_WAIT));
 }

@@ -37,8 +37,9 @@
  * sipcall_worker_forget_cancel() (worker.c, between the worker's steps);
  * it schedules nothing: when to run a cycle is the caller's business.
  *
- * Locking: one cycle at a time per database, through the advisory lock
- * (1397313603, 1) -- the same as pg_try_advisory_lock(1397313603, 1).
+ * Locking: one cycle at a time per database, through sipcall's private
+ * lock (1397313603, 1) (sipcall_private_locktag: pg_advisory_lock cannot
+ * take it, so no role can switch maintenance off by holding it).
  * run_maintenance() tries it at transaction level and answers "skipped"
  * when it is taken; the worker holds it at session level for a whole
  * cycle.  Steps run as the extension owner.
@@ -64,6 +65,7 @@
 #include "postmaster/bgworker.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -106,21 +108,24 @@ typedef struct MaintenanceStep
 } MaintenanceStep;
 
 static int64 step_premake(void);
+static int64 step_drain_default(void);
+static int64 step_refresh_summary(void);
 static int64 step_cleanup_call_events(void);
 static int64 step_cleanup_audit_logs(void);
 static int64 step_cleanup_calls(void);
 
 static const MaintenanceStep steps[MAINTENANCE_STEPS] = {
 	{"premake_partitions", step_premake},
-	{"drain_default_partitions", sipcall_drain_default},
+	{"drain_default_partitions", step_drain_default},
 	{"cleanup_old_call_events", step_cleanup_call_events},
 	{"cleanup_old_audit_logs", step_cleanup_audit_logs},
-	{"refresh_daily_summary", sipcall_summary_refresh},
+	{"refresh_daily_summary", step_refresh_summary},
 	{"cleanup_old_calls", step_cleanup_calls},
 };
 
 static void maintenance_locktag(LOCKTAG *tag);
 static bool lock_try(bool session);
+static int	cycle_lock_timeout(SipcallStepIsolation iso);
 static void lock_release(void);
 static void step_error_context(void *arg);
 static void run_step(int step, StepOutcome *out);
@@ -155,8 +160,7 @@ static const char *caller_kind(void);
 static void
 maintenance_locktag(LOCKTAG *tag)
 {
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, MAINTENANCE_LOCK_KEY1,
-						 MAINTENANCE_LOCK_KEY2, 2);
+	sipcall_private_locktag(tag, MAINTENANCE_LOCK_KEY1, MAINTENANCE_LOCK_KEY2);
 }
 
 /*
@@ -181,31 +185,75 @@ lock_release(void)
 	LockRelease(&tag, ExclusiveLock, true);
 }
 
+/*
+ * Every lock the cycle waits for, it waits for at most
+ * sipcall.maintenance_lock_timeout (0: as long as it takes): a role that
+ * may write a table may also LOCK it and hold the lock, and a step's
+ * statement (reading system_config, writing maintenance_log, deleting
+ * expired rows, taking the summary's dirty days) would wait with it,
+ * forever in the worker, whose own lock_timeout is 0.  The step fails
+ * instead and the next cycle tries again.  For run_maintenance() the
+ * setting lasts for the cycle (a GUC nest level, returned; pass it to
+ * AtEOXact_GUC); the worker's session keeps it (-1).
+ */
+static int
+cycle_lock_timeout(SipcallStepIsolation iso)
+{
+	char	   *value = psprintf("%d", sipcall_maintenance_lock_timeout);
+	int			nestlevel;
+
+	if (iso == SIPCALL_STEP_TRANSACTION)
+	{
+		SetConfigOption("lock_timeout", value, PGC_SUSET, PGC_S_SESSION);
+		return -1;
+	}
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("lock_timeout", value, PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
 /*---- steps ----*/
 
-/* the entry points that return int32 or take the table, as steps */
+/*
+ * The modules' entry points as steps: each waits at most
+ * sipcall.lock_timeout for the first lock it takes (see
+ * sipcall_lock_step).
+ */
 static int64
 step_premake(void)
 {
-	return sipcall_premake();
+	return sipcall_premake(SIPCALL_LOCK_IN_TIME);
+}
+
+static int64
+step_drain_default(void)
+{
+	return sipcall_drain_default(SIPCALL_LOCK_IN_TIME);
+}
+
+static int64
+step_refresh_summary(void)
+{
+	return sipcall_summary_refresh(SIPCALL_LOCK_IN_TIME);
 }
 
 static int64
 step_cleanup_call_events(void)
 {
-	return sipcall_retention_cleanup(SIPCALL_CALL_EVENTS);
+	return sipcall_retention_cleanup(SIPCALL_CALL_EVENTS, SIPCALL_LOCK_IN_TIME);
 }
 
 static int64
 step_cleanup_audit_logs(void)
 {
-	return sipcall_retention_cleanup(SIPCALL_AUDIT_LOGS);
+	return sipcall_retention_cleanup(SIPCALL_AUDIT_LOGS, SIPCALL_LOCK_IN_TIME);
 }
 
 static int64
 step_cleanup_calls(void)
 {
-	return sipcall_retention_cleanup(SIPCALL_CALLS);
+	return sipcall_retention_cleanup(SIPCALL_CALLS, SIPCALL_LOCK_IN_TIME);
 }
 
 static void
@@ -657,11 +705,13 @@ sipcall_maintenance_cycle(SipcallStepIsolation iso, const char *run_by,
 	TimestampTz started = GetCurrentTimestamp();
 	int64		log_id;
 	char	   *json;
+	int			nestlevel;
 	int			i;
 
 	*error = NULL;
 	if (!lock_try(iso == SIPCALL_STEP_TRANSACTION))
 		return NULL;
+	nestlevel = cycle_lock_timeout(iso);
 
 	log_id = log_cycle_start(iso, run_by, started);
 	MemoryContextSwitchTo(cxt);
@@ -672,6 +722,8 @@ sipcall_maintenance_cycle(SipcallStepIsolation iso, const char *run_by,
 	json = cycle_result(run_by, started, outs, error);
 	log_cycle_end(iso, log_id, run_by, started, json, error);
 	MemoryContextSwitchTo(cxt);
+	if (nestlevel >= 0)
+		AtEOXact_GUC(true, nestlevel);
 
 	if (iso == SIPCALL_STEP_TRANSACTION)
 	{

@@ -30,8 +30,9 @@
  * From the table path to the shared path.  A table-path check's increment
  * is uncommitted until the caller's transaction ends, and a loader's fresh
  * snapshot neither sees it nor waits for it.  So each key that could live
- * in the hash has a heavyweight lock, the advisory lock (RL_LOCK_KEY1,
- * hash of the key) of the database: a table-path check of such a key
+ * in the hash has a heavyweight lock, sipcall's private lock (RL_LOCK_KEY1,
+ * hash of the key) of the database (sipcall_private_locktag: no SQL
+ * caller can take or hold it): a table-path check of such a key
  * holds it in SHARE mode until its transaction ends, and a loader takes it
  * in EXCLUSIVE mode, without waiting, for the length of the load.  A
  * loader that cannot have it (a table-path check of the key is in flight)
@@ -77,7 +78,7 @@
 PG_FUNCTION_INFO_V1(sipcall_check_rate_limit);
 PG_FUNCTION_INFO_V1(sipcall_rate_limit_status);
 
-/* the advisory lock of a key: ('SIPR', hash of the key) */
+/* the lock of a key: ('SIPR', hash of the key), out of SQL's reach */
 #define RL_LOCK_KEY1			0x53495052
 
 /*---- per-backend caches ----*/
@@ -547,7 +548,7 @@ rl_shared_load_and_check(pg_uuid_t *user_id, text *endpoint, RlKey *key,
 static void
 rl_key_locktag(LOCKTAG *tag, uint32 hash)
 {
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, RL_LOCK_KEY1, hash, 2);
+	sipcall_private_locktag(tag, RL_LOCK_KEY1, hash);
 }
 
 /*---- SQL functions ----*/

@@ -108,8 +108,10 @@ static int	lock_whole_parts(CleanupRun *run);
 static void lock_and_delete_call_children(CleanupRun *run);
 static int64 trim_parts(CleanupRun *run, bool whole);
 static int64 drop_whole_parts(CleanupRun *run);
-static int64 retention_run(SipcallManagedTable table, TimestampTz cutoff);
-static int32 cleanup(SipcallManagedTable table, const char *key);
+static int64 retention_run(SipcallManagedTable table, TimestampTz cutoff,
+						   SipcallLockWait wait);
+static int32 cleanup(SipcallManagedTable table, const char *key,
+					 SipcallLockWait wait);
 
 /*
  * Note in run->parts every partition of run->parent that holds rows older
@@ -300,12 +302,13 @@ drop_whole_parts(CleanupRun *run)
 }
 
 /*
- * Remove the rows of table older than cutoff; return how many went.  The
- * caller runs as the extension's owner, with SPI connected and, for calls,
+ * Remove the rows of table older than cutoff; return how many went,
+ * waiting for the parent's lock as wait says.  The caller runs as the extension's owner, with SPI connected and, for calls,
  * session_replication_role = replica.
  */
 static int64
-retention_run(SipcallManagedTable table, TimestampTz cutoff)
+retention_run(SipcallManagedTable table, TimestampTz cutoff,
+			  SipcallLockWait wait)
 {
 	CleanupRun	run;
 	int			nwhole;
@@ -320,7 +323,7 @@ retention_run(SipcallManagedTable table, TimestampTz cutoff)
 						   quote_identifier(sipcall_managed_names[table]));
 
 	/* one cleanup or partition maker per table at a time; inserts go on */
-	LockRelationOid(run.parent, ShareUpdateExclusiveLock);
+	sipcall_lock_step(run.parent, ShareUpdateExclusiveLock, wait);
 
 	/* what is expired, with the partitions to drop first */
 	find_expired(&run);
@@ -345,7 +348,7 @@ retention_run(SipcallManagedTable table, TimestampTz cutoff)
  * type), capped at its maximum.
  */
 static int32
-cleanup(SipcallManagedTable table, const char *key)
+cleanup(SipcallManagedTable table, const char *key, SipcallLockWait wait)
 {
 	Interval   *retention = sipcall_config_retention(key);
 	TimestampTz cutoff;
@@ -370,7 +373,7 @@ cleanup(SipcallManagedTable table, const char *key)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	removed = retention_run(table, cutoff);
+	removed = retention_run(table, cutoff, wait);
 
 	SPI_finish();
 	AtEOXact_GUC(true, nestlevel);
@@ -393,7 +396,7 @@ cleanup(SipcallManagedTable table, const char *key)
  * steps.
  */
 int32
-sipcall_retention_cleanup(SipcallManagedTable table)
+sipcall_retention_cleanup(SipcallManagedTable table, SipcallLockWait wait)
 {
 	static const char *const keys[SIPCALL_NUM_MANAGED_TABLES] = {
 		[SIPCALL_CALLS] = SIPCALL_KEY_RETENTION_CALLS,
@@ -402,26 +405,26 @@ sipcall_retention_cleanup(SipcallManagedTable table)
 	};
 
 	Assert(table >= 0 && table < SIPCALL_NUM_MANAGED_TABLES);
-	return cleanup(table, keys[table]);
+	return cleanup(table, keys[table], wait);
 }
 
 /* sipcall.cleanup_old_call_events() RETURNS integer */
 Datum
 sipcall_cleanup_old_call_events(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(sipcall_retention_cleanup(SIPCALL_CALL_EVENTS));
+	PG_RETURN_INT32(sipcall_retention_cleanup(SIPCALL_CALL_EVENTS, SIPCALL_LOCK_WAIT));
 }
 
 /* sipcall.cleanup_old_audit_logs() RETURNS integer */
 Datum
 sipcall_cleanup_old_audit_logs(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(sipcall_retention_cleanup(SIPCALL_AUDIT_LOGS));
+	PG_RETURN_INT32(sipcall_retention_cleanup(SIPCALL_AUDIT_LOGS, SIPCALL_LOCK_WAIT));
 }
 
 /* sipcall.cleanup_old_calls() RETURNS integer */
 Datum
 sipcall_cleanup_old_calls(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(sipcall_retention_cleanup(SIPCALL_CALLS));
+	PG_RETURN_INT32(sipcall_retention_cleanup(SIPCALL_CALLS, SIPCALL_LOCK_WAIT));
 }

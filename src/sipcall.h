@@ -22,7 +22,7 @@
 
 #include "datatype/timestamp.h"
 #include "portability/instr_time.h"
-#include "storage/lockdefs.h"
+#include "storage/lock.h"
 #include "utils/date.h"
 #include "utils/jsonb.h"
 
@@ -35,6 +35,7 @@ extern char *sipcall_role;
 extern int	sipcall_maintenance_interval;
 extern int	sipcall_error_naptime;
 extern int	sipcall_lock_timeout;
+extern int	sipcall_maintenance_lock_timeout;
 extern int	sipcall_ratelimit_max_entries;
 extern int	sipcall_key_cache_size;
 
@@ -58,6 +59,17 @@ extern struct _SPI_plan *sipcall_spi_keep_plan(const char *sql, int nargs,
 											   int cursor_options);
 extern void sipcall_report_and_abort(void);
 extern bool sipcall_lock_in_time(Oid *relids, int nrels, LOCKMODE mode);
+/* how a maintenance step waits for the first lock it takes on a table */
+typedef enum SipcallLockWait
+{
+	SIPCALL_LOCK_WAIT,			/* as long as it takes, under the session's
+								 * lock_timeout (the steps' SQL functions) */
+	SIPCALL_LOCK_IN_TIME		/* at most sipcall.lock_timeout, or 55P03 (a
+								 * maintenance cycle) */
+} SipcallLockWait;
+extern void sipcall_lock_step(Oid relid, LOCKMODE mode, SipcallLockWait wait);
+extern void sipcall_private_locktag(LOCKTAG *tag, uint32 key1,
+									uint32 key2);
 
 /*---- settings.c: system_config, its reader and its keys ----*/
 
@@ -110,12 +122,13 @@ extern int64 sipcall_call_keys_forget_before(const char *nsp,
 
 /*---- lifecycle.c: keeping the partitions ahead of the data ----*/
 
-extern int32 sipcall_premake(void);
-extern int64 sipcall_drain_default(void);
+extern int32 sipcall_premake(SipcallLockWait wait);
+extern int64 sipcall_drain_default(SipcallLockWait wait);
 
 /*---- retention.c: the cleanups ----*/
 
-extern int32 sipcall_retention_cleanup(SipcallManagedTable table);
+extern int32 sipcall_retention_cleanup(SipcallManagedTable table,
+									   SipcallLockWait wait);
 
 /*---- crypto.c: encrypt_data, decrypt_data and their key caches ----*/
 
@@ -135,7 +148,7 @@ extern void sipcall_ratelimit_flusher_register(void);
 
 /*---- summary.c: change tracking and the incremental daily summary ----*/
 
-extern int64 sipcall_summary_refresh(void);
+extern int64 sipcall_summary_refresh(SipcallLockWait wait);
 extern void sipcall_summary_track_partition(const char *qpart);
 extern void sipcall_summary_mark_days(const char *nsp, Datum days);
 

@@ -632,7 +632,7 @@ refresh_days_plan(const char *nsp)
  * recomputed.  Runs in the current transaction, as the extension owner.
  */
 int64
-sipcall_summary_refresh(void)
+sipcall_summary_refresh(SipcallLockWait wait)
 {
 	const char *nsp;
 	SipcallPrivileged priv;
@@ -648,7 +648,8 @@ sipcall_summary_refresh(void)
 				 errhint("Call sipcall.refresh_daily_summary() in a READ COMMITTED transaction.")));
 
 	nsp = summary_schema();
-	LockRelationOid(sipcall_relid("daily_call_summary", false), ExclusiveLock);
+	sipcall_lock_step(sipcall_relid("daily_call_summary", false), ExclusiveLock,
+					  wait);
 	marked_lxid = InvalidLocalTransactionId;
 
 	sipcall_privileged_enter(&priv);
@@ -699,7 +700,7 @@ sipcall_summary_refresh(void)
 Datum
 sipcall_refresh_daily_summary(PG_FUNCTION_ARGS)
 {
-	int64		ndays = sipcall_summary_refresh();
+	int64		ndays = sipcall_summary_refresh(SIPCALL_LOCK_WAIT);
 
 	ereport(DEBUG1,
 			(errmsg_internal("sipcall: refreshed the summary of " INT64_FORMAT " days",

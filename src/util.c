@@ -245,6 +245,21 @@ sipcall_report_and_abort(void)
 }
 
 /*
+ * A lock of sipcall's own in this database, (key1, key2): an advisory
+ * lock tag whose last field is one that pg_advisory_lock() and its kin
+ * never use (they set 1 for a bigint key, 2 for two integers).  So no
+ * SQL caller, whatever its rights, can take, hold or wait in it, and
+ * pg_locks still shows it (locktype advisory, objsubid 3).
+ */
+#define SIPCALL_LOCKTAG_FIELD4	3
+
+void
+sipcall_private_locktag(LOCKTAG *tag, uint32 key1, uint32 key2)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, key1, key2, SIPCALL_LOCKTAG_FIELD4);
+}
+
+/*
  * Take mode on every relation of relids, waiting at most
  * sipcall.lock_timeout for each.  The locks are taken in a subtransaction:
  * on success they stay with the transaction and true is returned; when one
@@ -298,4 +313,33 @@ sipcall_lock_in_time(Oid *relids, int nrels, LOCKMODE mode)
 	PG_END_TRY();
 
 	return locked;
+}
+
+/*
+ * The first lock of a maintenance step on a table.  Called from its SQL
+ * function (SIPCALL_LOCK_WAIT), it waits like any statement: two calls
+ * run one after the other, under the caller's lock_timeout.  In a
+ * maintenance cycle (SIPCALL_LOCK_IN_TIME) it waits at most
+ * sipcall.lock_timeout and fails with 55P03 after that: a role that may
+ * only write the table can still LOCK it in a conflicting mode and hold
+ * it for as long as it likes, and the worker, whose lock_timeout is 0,
+ * would wait with it.  The step fails instead, the cycle goes on with the
+ * next one, and the next cycle tries again.
+ */
+void
+sipcall_lock_step(Oid relid, LOCKMODE mode, SipcallLockWait wait)
+{
+	if (wait == SIPCALL_LOCK_WAIT)
+	{
+		LockRelationOid(relid, mode);
+		return;
+	}
+	if (sipcall_lock_in_time(&relid, 1, mode))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+			 errmsg("could not lock table \"%s\" within sipcall.lock_timeout",
+					get_rel_name(relid)),
+			 errdetail("Another session holds a conflicting lock on it."),
+			 errhint("The next maintenance cycle tries again; pg_locks shows who holds the lock.")));
 }
