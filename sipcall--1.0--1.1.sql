@@ -29,11 +29,10 @@ AS 'MODULE_PATHNAME', 'sipcall_drop_guard'
 LANGUAGE C;
 
 COMMENT ON FUNCTION @extschema@.drop_guard() IS
-    'Event trigger function: refuses a CASCADE by a non-superuser that would drop sipcall';
+    'Event trigger function: loads sipcall''s library before DDL, so that its check that only a superuser drops sipcall is in place';
 
 REVOKE ALL ON FUNCTION @extschema@.drop_guard() FROM PUBLIC;
 
 CREATE EVENT TRIGGER sipcall_drop_guard ON ddl_command_start
-    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
     EXECUTE FUNCTION @extschema@.drop_guard();
 ALTER EVENT TRIGGER sipcall_drop_guard ENABLE ALWAYS;

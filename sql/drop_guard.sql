@@ -4,7 +4,9 @@
 -- pgcrypto is trusted, so the role may create it itself before sipcall is
 -- installed.  Either ownership used to let it drop sipcall with every
 -- call record: DROP EXTENSION pgcrypto CASCADE, DROP SCHEMA public CASCADE,
--- DROP OWNED BY itself CASCADE.  Runs in a database of its own.
+-- DROP OWNED BY itself CASCADE, or any drop that cascades into pgcrypto.
+-- Runs in a database of its own.  (specs/drop_guard_rename.spec: the same
+-- with a schema renamed under a waiting DROP SCHEMA.)
 --
 SELECT current_user AS dg_admin \gset
 CREATE ROLE regress_sipcall_dg_app LOGIN;
@@ -32,8 +34,21 @@ SELECT evtname, evtevent, evtenabled, evttags FROM pg_event_trigger;
 DROP EXTENSION pgcrypto CASCADE;
 DROP EXTENSION IF EXISTS nonesuch, pgcrypto CASCADE;
 DROP SCHEMA public CASCADE;
+-- (DROP OWNED also revokes grants, with a WARNING for each it cannot)
+SET client_min_messages = error;
 DROP OWNED BY regress_sipcall_dg_app CASCADE;
 DROP OWNED BY CURRENT_USER CASCADE;
+RESET client_min_messages;
+-- a cascade through objects the statement does not name: pgcrypto is the
+-- app's, so it may add a view of its own to it, then drop what the view
+-- reads (second review, G2)
+CREATE TABLE public.app_t (x int);
+CREATE VIEW public.app_v AS SELECT x FROM public.app_t;
+ALTER EXTENSION pgcrypto ADD VIEW public.app_v;
+DROP TABLE public.app_t CASCADE;
+ALTER EXTENSION pgcrypto DROP VIEW public.app_v;
+DROP VIEW public.app_v;
+DROP TABLE public.app_t;
 \set VERBOSITY terse
 SELECT extname FROM pg_extension WHERE extname IN ('pgcrypto', 'sipcall') ORDER BY 1;
 SELECT count(*) AS users FROM sipcall.users;

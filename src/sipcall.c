@@ -38,4 +38,5 @@ _PG_init(void)
 	sipcall_ratelimit_init();
 	sipcall_ratelimit_flusher_register();
 	sipcall_worker_init();
+	sipcall_drop_guard_init();
 }

@@ -41,6 +41,10 @@ extern int	sipcall_key_cache_size;
 
 extern void sipcall_guc_init(void);
 
+/*---- dropguard.c ----*/
+
+extern void sipcall_drop_guard_init(void);
+
 /*---- util.c: catalog lookups, SPI ----*/
 
 extern Oid	sipcall_extension_oid(bool missing_ok);
@@ -49,7 +53,6 @@ extern char *sipcall_extension_version(void);
 extern Oid	sipcall_schema_oid(bool missing_ok);
 extern Oid	sipcall_relid(const char *relname, bool missing_ok);
 extern void sipcall_extension_owner(Oid *owner, Oid *nspoid);
-extern void sipcall_extension_info(Oid extoid, Oid *owner, Oid *nspoid);
 extern uint64 sipcall_spi_exec(const char *sql, int nargs, Oid *argtypes,
 							   Datum *values, const char *nulls, int expected);
 extern int64 sipcall_spi_count(const char *sql, TimestampTz cutoff,

@@ -100,13 +100,6 @@ sipcall_extension_version(void)
 	return version;
 }
 
-/* The owner and schema of the extension extoid. */
-void
-sipcall_extension_info(Oid extoid, Oid *owner, Oid *nspoid)
-{
-	extension_row(extoid, owner, nspoid, NULL);
-}
-
 /*
  * The OID of the schema extension extname is installed in, or InvalidOid
  * when it is not created in this database.
