@@ -193,8 +193,9 @@ sipcall_privileged_leave(SipcallPrivileged *priv)
  * (timeouts, read-only transactions), change what its SQL means
  * (search_path, transform_null_equals, standard_conforming_strings,
  * IntervalStyle, DateStyle, TimeZone), make it run as another role (role:
- * ALTER DATABASE ... SET role = 'app' is the owner's to give) or make
- * plpgsql code it runs fail (plpgsql.extra_errors).  The search_path
+ * ALTER DATABASE ... SET role = 'app' is the owner's to give), turn a
+ * failing step into the worker's exit (exit_on_error) or make plpgsql
+ * code it runs fail (plpgsql.extra_errors).  The search_path
  * holds no schema but pg_catalog and pg_temp: the extension schema is only
  * added by sipcall_privileged_enter(), once it is known to be sipcall's
  * and its owner has been checked.
@@ -223,6 +224,7 @@ static const struct
 	{"default_tablespace", ""},
 	{"default_table_access_method", "heap"},
 	{"row_security", "on"},
+	{"exit_on_error", "off"},
 	{"plpgsql.extra_errors", "none"},
 	{"plpgsql.extra_warnings", "none"},
 };

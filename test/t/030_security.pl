@@ -78,7 +78,8 @@ INSERT INTO sipcall.audit_logs (user_id, action, "timestamp") VALUES ('$u1', 'lo
 # The database's owner gives every session in it, the workers' too, more
 # settings that would stall them or change what their SQL means: were the
 # workers to keep them, no cycle would write anything (read-only
-# transactions), and steps would be cancelled or fail to get locks.
+# transactions), steps would be cancelled or fail to get locks, and a
+# failing step would end the worker (exit_on_error).
 $node->safe_psql('nc', q{
 ALTER DATABASE nc SET default_transaction_read_only = on;
 ALTER DATABASE nc SET statement_timeout = '100ms';
@@ -86,6 +87,7 @@ ALTER DATABASE nc SET lock_timeout = '1ms';
 ALTER DATABASE nc SET transform_null_equals = on;
 DO $$ BEGIN END $$;  -- loads plpgsql, so its settings are known
 ALTER DATABASE nc SET plpgsql.extra_errors = 'all';
+ALTER DATABASE nc SET exit_on_error = on;
 }, extra_params => [ '-U', 'nextcloud' ]);
 # the flusher connected at start: make it connect again, under the trap
 $node->restart;
@@ -122,6 +124,25 @@ is(safe_query('SELECT count(*) FROM ONLY sipcall.calls_default'),
 	'0', 'the worker drained the default partition');
 is(safe_query('SELECT count(*) FROM sipcall.daily_call_summary'),
 	'2', 'and summarised the two days');
+
+# A failing step ends only that step, also where the database's owner set
+# exit_on_error = on, which would turn the step's error into the worker's
+# exit (second review, G3): the app holds the summary's lock, so that the
+# refresh fails in the worker's next cycles.
+my $worker_pid = safe_query(
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'sipcall maintenance'");
+my $last_id = safe_query('SELECT max(id) FROM sipcall.maintenance_log');
+my $holder = $node->background_psql('nc', extra_params => [ '-U', 'nextcloud' ]);
+$holder->query_safe($undo . 'BEGIN; LOCK TABLE sipcall.daily_call_summary IN SHARE UPDATE EXCLUSIVE MODE');
+ok( poll_safe(
+		"SELECT count(*) > 0 FROM sipcall.maintenance_log, jsonb_array_elements(result->'steps') st"
+		  . " WHERE id > $last_id AND run_by = 'worker' AND finished_at IS NOT NULL"
+		  . " AND st->>'step' = 'refresh_daily_summary' AND st->>'status' = 'error'"),
+	'a worker cycle finished with the refresh failed');
+$holder->query_safe('COMMIT');
+$holder->quit;
+is( safe_query("SELECT pid FROM pg_stat_activity WHERE backend_type = 'sipcall maintenance'"),
+	$worker_pid, 'and the worker is the same process: exit_on_error did not end it');
 
 # ---- the flusher: counters written under the trap ----
 $node->safe_psql('nc',
