@@ -168,6 +168,17 @@ SET ROLE regress_crypto_user;
 SELECT sipcall.decrypt_data(p, 'seed key') FROM crypto_keep;
 RESET ROLE;
 
+-- A key this session stretched serves the role it was stretched for only:
+-- after SET ROLE the other role stretches it itself (neither cache tells it
+-- whether the passphrase was used here before; second review, G6)
+SELECT length(sipcall.encrypt_data('x', 'k-role')) > 0 AS admin_encrypts;
+SET client_min_messages = debug1;
+SET ROLE regress_crypto_user;
+SELECT length(sipcall.encrypt_data('x', 'k-role')) > 0 AS other_role_stretches;
+RESET ROLE;
+SELECT length(sipcall.encrypt_data('x', 'k-role')) > 0 AS admin_from_cache;
+RESET client_min_messages;
+
 -- a damaged or missing salt row is reported when a session first needs
 -- it; stored values still decrypt (they carry their salt)
 \c

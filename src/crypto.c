@@ -14,7 +14,9 @@
  * keys are cached at two levels:
  *
  *	- per backend: up to sipcall.key_cache_size entries of passphrase, KDF
- *	  parameters and key, in TopMemoryContext, least recently used evicted;
+ *	  parameters and key, in TopMemoryContext, least recently used evicted,
+ *	  each serving only the role it was stretched for (a session may SET
+ *	  ROLE);
  *	- with sipcall in shared_preload_libraries, also in shared memory:
  *	  sipcall.key_cache_size entries of key indexed by a SHA-256 of
  *	  parameters and passphrase; the passphrase itself never goes there.
@@ -110,6 +112,7 @@ typedef struct LocalKey
 {
 	uint64		serial;			/* unique per cached key; 0 = not cached */
 	uint64		last_used;
+	Oid			roleid;			/* the role it serves (crypto_caller) */
 	uint32		pass_hash;
 	size_t		pass_len;
 	char	   *pass;			/* copy of the passphrase, wiped on eviction */
@@ -363,12 +366,13 @@ find_key(const char *pass, size_t pass_len, const SipcallKdfParams *params,
 		 LocalKey *tmp)
 {
 	uint32		h;
+	Oid			roleid = crypto_caller();
 	int			i;
 	SipcallEnvStatus st;
 
 	/* the common case: the same key as last time */
 	if (last_key != NULL && last_key->serial != 0 &&
-		last_key->pass_len == pass_len &&
+		last_key->roleid == roleid && last_key->pass_len == pass_len &&
 		sipcall_kdf_params_equal(&last_key->params, params) &&
 		CRYPTO_memcmp(last_key->pass, pass, pass_len) == 0)
 	{
@@ -381,7 +385,8 @@ find_key(const char *pass, size_t pass_len, const SipcallKdfParams *params,
 	{
 		LocalKey   *k = &local_keys[i];
 
-		if (k->serial != 0 && k->pass_hash == h && k->pass_len == pass_len &&
+		if (k->serial != 0 && k->roleid == roleid && k->pass_hash == h &&
+			k->pass_len == pass_len &&
 			sipcall_kdf_params_equal(&k->params, params) &&
 			CRYPTO_memcmp(k->pass, pass, pass_len) == 0)
 		{
@@ -392,6 +397,7 @@ find_key(const char *pass, size_t pass_len, const SipcallKdfParams *params,
 	}
 
 	memset(tmp, 0, sizeof(*tmp));
+	tmp->roleid = roleid;
 	tmp->pass_hash = h;
 	tmp->pass_len = pass_len;
 	tmp->params = *params;
