@@ -19,6 +19,7 @@ shared_preload_libraries = 'sipcall'
 sipcall.database = 'postgres'
 sipcall.maintenance_interval = 1
 sipcall.error_naptime = 1
+sipcall.lock_timeout = 60000
 });
 $node->start;
 $node->safe_psql('postgres', q{
@@ -40,7 +41,8 @@ ok($node->poll_query_until('postgres',
 my $pid = $node->safe_psql('postgres', $worker_q);
 
 # --- a cancel of a step that waits for a lock -------------------------------
-# premake (the first step) waits for this lock, as long as it takes
+# premake (the first step) waits for this lock, at most sipcall.lock_timeout
+# (60 s here, so that the cancel lands while it waits)
 my $bg = $node->background_psql('postgres');
 $bg->query_safe('BEGIN; LOCK TABLE sipcall.calls IN SHARE UPDATE EXCLUSIVE MODE');
 ok($node->poll_query_until('postgres',
