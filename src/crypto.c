@@ -70,7 +70,6 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
-#include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
@@ -93,7 +92,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/resowner.h"
 #include "utils/syscache.h"
 
 #include "envelope.h"
@@ -236,6 +234,7 @@ static bool usable_key(const DecryptKeys *keys, int i, const char **pass,
 					   size_t *pass_len);
 static void decrypt_envelope_keys(DecryptState *ds, const uint8 *buf,
 								  size_t len, const DecryptKeys *keys);
+static void pgp_try(void *arg);
 static bool pgp_try_key(Datum data, Datum key, Oid collation, Datum *result);
 static Datum pgp_decrypt_keys(Datum data, const DecryptKeys *keys,
 							  Oid collation);
@@ -1084,47 +1083,42 @@ decrypt_envelope_keys(DecryptState *ds, const uint8 *buf, size_t len,
 	sipcall_envelope_throw(SIPCALL_ENV_CORRUPT);
 }
 
+/* one try of pgp_try_key() */
+typedef struct PgpTry
+{
+	Datum		data;
+	Datum		key;
+	Oid			collation;
+	Datum		result;
+} PgpTry;
+
+static void
+pgp_try(void *arg)
+{
+	PgpTry	   *t = (PgpTry *) arg;
+
+	t->result = pgp_decrypt(t->data, t->key, t->collation);
+}
+
 /*
  * Try one key on an OpenPGP message inside an internal subtransaction:
- * false when it is the wrong one (39000), any other error is raised.  The
- * caller's memory context and resource owner are restored either way.
+ * false when it is the wrong one (39000, rolled back and forgotten); any
+ * other error is raised (pgp_decrypt has hidden its statement).
  */
 static bool
 pgp_try_key(Datum data, Datum key, Oid collation, Datum *result)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile bool ok = false;
+	static const int codes[1] = {ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION};
+	PgpTry		t;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		*result = pgp_decrypt(data, key, collation);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		ok = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode != ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION)
-		{
-			edata->hide_stmt = true;
-			ReThrowError(edata);
-		}
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	return ok;
+	t.data = data;
+	t.key = key;
+	t.collation = collation;
+	t.result = (Datum) 0;
+	if (!sipcall_try_in_subxact(pgp_try, &t, codes, 1))
+		return false;
+	*result = t.result;
+	return true;
 }
 
 /*
