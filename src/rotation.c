@@ -1,0 +1,237 @@
+/*-------------------------------------------------------------------------
+ *
+ * rotation.c
+ *		Key rotation (since 1.1): reencrypt(), the step that
+ *		sipcall.rotate_key() applies to every encrypted value.
+ *
+ * reencrypt(value, old_key, new_key) tells whether a value is under
+ * old_key and, if so, returns it encrypted under new_key; NULL means
+ * "leave it alone".  An envelope is under old_key when its key identifier
+ * is key_id(old_key), which costs no decryption; an OpenPGP message of
+ * pgcrypto has no identifier, so it is under old_key when decrypting it
+ * with old_key succeeds.  That attempt runs in an internal subtransaction,
+ * so that a wrong key (39000) is caught cleanly; any other error goes on
+ * up.  The procedure itself (src/sql/45_rotation.sql) does the batching,
+ * the conditional UPDATEs and the bookkeeping.
+ *
+ * The decryption and encryption are those of decrypt_data and
+ * encrypt_data (crypto.c), called through the function manager with
+ * FmgrInfos of our own kept for the life of the backend, so that their
+ * version checks and caches work as for a SQL call.  The plaintext
+ * between the two is wiped on every way out, errors included.
+ *
+ * Copyright (c) 2026, the sipcall authors
+ *
+ * IDENTIFICATION
+ *		src/rotation.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <openssl/crypto.h>
+
+#include "access/xact.h"
+#include "catalog/pg_collation.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+#include "envelope.h"
+#include "sipcall.h"
+#include "version.h"
+
+PG_FUNCTION_INFO_V1(sipcall_reencrypt);
+
+/* the SQL functions of crypto.c that this file calls */
+extern PGDLLEXPORT Datum sipcall_encrypt_data(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sipcall_decrypt_data(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sipcall_key_id(PG_FUNCTION_ARGS);
+
+/*---- types ----*/
+
+/* the function manager's view of crypto.c's SQL functions */
+typedef struct RotationFns
+{
+	FmgrInfo	encrypt;
+	FmgrInfo	decrypt;
+	FmgrInfo	key_id;
+} RotationFns;
+
+/*---- static state ----*/
+
+static RotationFns rotation_fmgr;
+static bool fns_ready = false;
+
+/*---- forward declarations ----*/
+
+static RotationFns *rotation_fns(void);
+static void init_fn(FmgrInfo *fn, PGFunction addr, short nargs,
+					MemoryContext mcxt);
+static bool under_key_envelope(RotationFns *fns, const uint8 *buf,
+							   size_t len, Datum old_key);
+static text *pgp_try_decrypt(RotationFns *fns, Datum value, Datum old_key);
+static Datum encrypt_wiping(RotationFns *fns, text *plain, Datum new_key);
+
+/*
+ * A C function of this library as the function manager calls it, with no
+ * pg_proc entry: strict, as all three are declared.
+ */
+static void
+init_fn(FmgrInfo *fn, PGFunction addr, short nargs, MemoryContext mcxt)
+{
+	MemSet(fn, 0, sizeof(*fn));
+	fn->fn_addr = addr;
+	fn->fn_oid = InvalidOid;
+	fn->fn_nargs = nargs;
+	fn->fn_strict = true;
+	fn->fn_mcxt = mcxt;
+}
+
+/*
+ * The three, set up once per backend: fn_extra of reencrypt's own FmgrInfo
+ * belongs to sipcall_require_version.
+ */
+static RotationFns *
+rotation_fns(void)
+{
+	if (!fns_ready)
+	{
+		init_fn(&rotation_fmgr.encrypt, sipcall_encrypt_data, 2, TopMemoryContext);
+		init_fn(&rotation_fmgr.decrypt, sipcall_decrypt_data, 2, TopMemoryContext);
+		init_fn(&rotation_fmgr.key_id, sipcall_key_id, 1, TopMemoryContext);
+		fns_ready = true;
+	}
+	return &rotation_fmgr;
+}
+
+/* Does this envelope carry old_key's identifier? */
+static bool
+under_key_envelope(RotationFns *fns, const uint8 *buf, size_t len,
+				   Datum old_key)
+{
+	SipcallEnvelope env;
+	text	   *hex;
+	char		want[SIPCALL_ENV_KEY_ID_LEN * 2 + 1];
+	bool		result;
+
+	if (sipcall_envelope_parse(buf, len, &env) != SIPCALL_ENV_OK)
+		return false;
+	hex = DatumGetTextPP(FunctionCall1Coll(&fns->key_id, InvalidOid, old_key));
+	want[hex_encode((const char *) env.key_id, SIPCALL_ENV_KEY_ID_LEN,
+					want)] = '\0';
+	result = VARSIZE_ANY_EXHDR(hex) == SIPCALL_ENV_KEY_ID_LEN * 2 &&
+		memcmp(VARDATA_ANY(hex), want, SIPCALL_ENV_KEY_ID_LEN * 2) == 0;
+	pfree(hex);
+	return result;
+}
+
+/*
+ * Decrypt an OpenPGP message with old_key inside a subtransaction; NULL
+ * when the key is wrong (39000), which is what tells a message under
+ * another key.  Every other error is raised again.
+ */
+static text *
+pgp_try_decrypt(RotationFns *fns, Datum value, Datum old_key)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	text	   *volatile plain = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		plain = DatumGetTextPP(FunctionCall2Coll(&fns->decrypt,
+												 DEFAULT_COLLATION_OID,
+												 value, old_key));
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode != ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		plain = NULL;
+	}
+	PG_END_TRY();
+	return plain;
+}
+
+/* encrypt_data(plain, new_key), wiping and freeing plain whatever happens */
+static Datum
+encrypt_wiping(RotationFns *fns, text *plain, Datum new_key)
+{
+	Datum		result = (Datum) 0;
+
+	PG_TRY();
+	{
+		result = FunctionCall2Coll(&fns->encrypt, DEFAULT_COLLATION_OID,
+								   PointerGetDatum(plain), new_key);
+	}
+	PG_FINALLY();
+	{
+		OPENSSL_cleanse(VARDATA_ANY(plain), VARSIZE_ANY_EXHDR(plain));
+		pfree(plain);
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/*
+ * reencrypt(value bytea, old_key text, new_key text) RETURNS bytea
+ * (since 1.1)
+ *
+ * NULL when value is not under old_key (or, with old_key = new_key, is an
+ * envelope already), else value's plaintext encrypted under new_key.
+ */
+Datum
+sipcall_reencrypt(PG_FUNCTION_ARGS)
+{
+	bytea	   *value = PG_GETARG_BYTEA_PP(0);
+	Datum		old_key = PG_GETARG_DATUM(1);
+	Datum		new_key = PG_GETARG_DATUM(2);
+	const uint8 *buf = (const uint8 *) VARDATA_ANY(value);
+	size_t		len = VARSIZE_ANY_EXHDR(value);
+	RotationFns *fns;
+	text	   *plain = NULL;
+
+	sipcall_require_version(fcinfo, SIPCALL_VERSION_1_1);
+	fns = rotation_fns();
+
+	switch (sipcall_envelope_format(buf, len))
+	{
+		case SIPCALL_FORMAT_ENVELOPE:
+			if (!under_key_envelope(fns, buf, len, old_key))
+				PG_RETURN_NULL();
+			/* already under new_key when the two are the same */
+			if (DatumGetBool(DirectFunctionCall2Coll(texteq, C_COLLATION_OID,
+													 old_key, new_key)))
+				PG_RETURN_NULL();
+			plain = DatumGetTextPP(FunctionCall2Coll(&fns->decrypt,
+													 DEFAULT_COLLATION_OID,
+													 PointerGetDatum(value),
+													 old_key));
+			break;
+		case SIPCALL_FORMAT_OPENPGP:
+			plain = pgp_try_decrypt(fns, PointerGetDatum(value), old_key);
+			if (plain == NULL)
+				PG_RETURN_NULL();
+			break;
+		case SIPCALL_FORMAT_UNKNOWN:
+			PG_RETURN_NULL();
+	}
+
+	PG_RETURN_DATUM(encrypt_wiping(fns, plain, new_key));
+}
