@@ -34,6 +34,7 @@
 #include "access/xact.h"
 #include "catalog/pg_collation.h"
 #include "fmgr.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -64,6 +65,16 @@ typedef struct RotationFns
 static RotationFns rotation_fmgr;
 static bool fns_ready = false;
 
+/*
+ * The old key's identifier, remembered for the rest of the transaction
+ * (a batch of rotate_key) with a copy of the key to recognise it, as
+ * crypto.c's key cache keeps passphrases; wiped when replaced.
+ */
+static char *last_key = NULL;
+static size_t last_key_len = 0;
+static LocalTransactionId last_lxid = InvalidLocalTransactionId;
+static char last_key_id[SIPCALL_ENV_KEY_ID_LEN * 2];
+
 /*---- forward declarations ----*/
 
 static RotationFns *rotation_fns(void);
@@ -71,6 +82,7 @@ static void init_fn(FmgrInfo *fn, PGFunction addr, short nargs,
 					MemoryContext mcxt);
 static bool under_key_envelope(RotationFns *fns, const uint8 *buf,
 							   size_t len, Datum old_key);
+static void forget_last_key(void);
 static text *pgp_try_decrypt(RotationFns *fns, Datum value, Datum old_key);
 static Datum encrypt_wiping(RotationFns *fns, text *plain, Datum new_key);
 
@@ -112,19 +124,51 @@ under_key_envelope(RotationFns *fns, const uint8 *buf, size_t len,
 				   Datum old_key)
 {
 	SipcallEnvelope env;
-	text	   *hex;
-	char		want[SIPCALL_ENV_KEY_ID_LEN * 2 + 1];
-	bool		result;
+	text	   *key = DatumGetTextPP(old_key);
+	const char *pass = VARDATA_ANY(key);
+	size_t		pass_len = VARSIZE_ANY_EXHDR(key);
+	char		have[SIPCALL_ENV_KEY_ID_LEN * 2 + 1];
 
 	if (sipcall_envelope_parse(buf, len, &env) != SIPCALL_ENV_OK)
 		return false;
-	hex = DatumGetTextPP(FunctionCall1Coll(&fns->key_id, InvalidOid, old_key));
-	want[hex_encode((const char *) env.key_id, SIPCALL_ENV_KEY_ID_LEN,
-					want)] = '\0';
-	result = VARSIZE_ANY_EXHDR(hex) == SIPCALL_ENV_KEY_ID_LEN * 2 &&
-		memcmp(VARDATA_ANY(hex), want, SIPCALL_ENV_KEY_ID_LEN * 2) == 0;
-	pfree(hex);
-	return result;
+
+	if (last_lxid != MyProc->lxid || last_key == NULL ||
+		last_key_len != pass_len || memcmp(last_key, pass, pass_len) != 0)
+	{
+		text	   *hex;
+
+		forget_last_key();
+		hex = DatumGetTextPP(FunctionCall1Coll(&fns->key_id, InvalidOid,
+											   old_key));
+		if (VARSIZE_ANY_EXHDR(hex) != SIPCALL_ENV_KEY_ID_LEN * 2)
+			elog(ERROR, "unexpected key id length");
+		memcpy(last_key_id, VARDATA_ANY(hex), SIPCALL_ENV_KEY_ID_LEN * 2);
+		pfree(hex);
+		last_key = MemoryContextAlloc(TopMemoryContext, pass_len + 1);
+		memcpy(last_key, pass, pass_len);
+		last_key_len = pass_len;
+		last_lxid = MyProc->lxid;
+	}
+	if ((Pointer) key != DatumGetPointer(old_key))
+	{
+		OPENSSL_cleanse(key, VARSIZE_ANY(key));
+		pfree(key);
+	}
+	hex_encode((const char *) env.key_id, SIPCALL_ENV_KEY_ID_LEN, have);
+	return memcmp(have, last_key_id, SIPCALL_ENV_KEY_ID_LEN * 2) == 0;
+}
+
+/* wipe the remembered old key */
+static void
+forget_last_key(void)
+{
+	if (last_key != NULL)
+	{
+		OPENSSL_cleanse(last_key, last_key_len);
+		pfree(last_key);
+	}
+	last_key = NULL;
+	last_key_len = 0;
 }
 
 /*
