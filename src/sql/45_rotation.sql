@@ -130,6 +130,11 @@ $batch$;
         ' ON t.id OPERATOR(pg_catalog.=) k.id'
         ' AND t.initiated_at OPERATOR(pg_catalog.=) k.initiated_at'
         ' AND t.user_id OPERATOR(pg_catalog.=) k.user_id';
+    -- the keys of a batch's rows, in order
+    keys_sql   CONSTANT pg_catalog.text :=
+        'SELECT pg_catalog.array_agg(b.id), pg_catalog.array_agg(b.initiated_at),'
+        ' pg_catalog.array_agg(b.user_id)'
+        ' FROM (SELECT t.id, t.initiated_at, t.user_id FROM %1$s t %2$s) b';
     magic      CONSTANT pg_catalog.bytea := '\x534345';    -- "SCE", an envelope
     run_id     integer;
     old_id     pg_catalog.text;
@@ -138,7 +143,34 @@ $batch$;
     parts      pg_catalog.text[];
     part       pg_catalog.text;
     src        pg_catalog.text;
-    r          record;
+    gone       boolean;
+    one_by_one boolean;
+    -- what a batch statement returns (b_), and one row of it (x_)
+    b_rows     bigint;
+    b_values   bigint;
+    b_updated  bigint;
+    b_converted bigint;
+    b_skipped  bigint;
+    b_pid      pg_catalog.uuid[];
+    b_pat      pg_catalog.timestamptz[];
+    b_puser    pg_catalog.uuid[];
+    b_last_id  pg_catalog.uuid;
+    b_last_at  pg_catalog.timestamptz;
+    b_last_user pg_catalog.uuid;
+    x_rows     bigint;
+    x_values   bigint;
+    x_updated  bigint;
+    x_converted bigint;
+    x_skipped  bigint;
+    x_pid      pg_catalog.uuid[];
+    x_pat      pg_catalog.timestamptz[];
+    x_puser    pg_catalog.uuid[];
+    x_last_id  pg_catalog.uuid;
+    x_last_at  pg_catalog.timestamptz;
+    x_last_user pg_catalog.uuid;
+    k_id       pg_catalog.uuid[];
+    k_at       pg_catalog.timestamptz[];
+    k_user     pg_catalog.uuid[];
     last_id    pg_catalog.uuid;
     last_at    pg_catalog.timestamptz;
     last_user  pg_catalog.uuid;
@@ -157,6 +189,7 @@ $batch$;
     n_converted bigint := 0;
     n_skipped  bigint := 0;
     n_conflicts bigint := 0;
+    n_errors   bigint := 0;
     left_over  bigint := 0;
     n_updated  bigint := 0;
 BEGIN
@@ -213,39 +246,89 @@ BEGIN
                 p_user := s_user[pos:pos OPERATOR(pg_catalog.+) batch_size OPERATOR(pg_catalog.-) 1];
                 pos := pos OPERATOR(pg_catalog.+) batch_size;
             END IF;
+            gone := false;
+            one_by_one := false;
             BEGIN
                 EXECUTE pg_catalog.format(batch_sql, part, src)
-                   INTO r
+                   INTO b_rows, b_values, b_updated, b_converted, b_skipped,
+                        b_pid, b_pat, b_puser, b_last_id, b_last_at, b_last_user
                   USING last_id, last_at, last_user, batch_size, old_key, new_key,
                         magic, new_id_b, p_id, p_at, p_user;
-            EXCEPTION WHEN undefined_table THEN
+            EXCEPTION
+                WHEN undefined_table THEN
+                    gone := true;
+                WHEN external_routine_invocation_exception OR data_exception
+                     OR program_limit_exceeded THEN
+                    one_by_one := true;
+            END;
+            IF gone THEN
                 RAISE NOTICE 'partition % is gone, going on with the next one', part;
                 EXIT;
-            END;
+            END IF;
 
-            visited := visited OPERATOR(pg_catalog.+) r.n_values;
-            n_converted := n_converted OPERATOR(pg_catalog.+) r.converted;
-            n_skipped := n_skipped OPERATOR(pg_catalog.+) r.skipped;
-            n_updated := n_updated OPERATOR(pg_catalog.+) r.n_updated;
+            IF one_by_one THEN
+                -- a value that cannot be re-encrypted: the batch row by row,
+                -- counting the rows that fail as errors
+                EXECUTE pg_catalog.format(keys_sql, part, src)
+                   INTO k_id, k_at, k_user
+                  USING last_id, last_at, last_user, batch_size, old_key, new_key,
+                        magic, new_id_b, p_id, p_at, p_user;
+                b_rows := COALESCE(pg_catalog.array_length(k_id, 1), 0);
+                b_values := 0;
+                b_updated := 0;
+                b_converted := 0;
+                b_skipped := 0;
+                b_pid := NULL;
+                b_pat := NULL;
+                b_puser := NULL;
+                b_last_id := k_id[b_rows];
+                b_last_at := k_at[b_rows];
+                b_last_user := k_user[b_rows];
+                FOR i IN 1 .. b_rows LOOP
+                    BEGIN
+                        EXECUTE pg_catalog.format(batch_sql, part, key_list)
+                           INTO x_rows, x_values, x_updated, x_converted, x_skipped,
+                                x_pid, x_pat, x_puser, x_last_id, x_last_at, x_last_user
+                          USING last_id, last_at, last_user, 1, old_key, new_key,
+                                magic, new_id_b, k_id[i:i], k_at[i:i], k_user[i:i];
+                        b_values := b_values OPERATOR(pg_catalog.+) x_values;
+                        b_updated := b_updated OPERATOR(pg_catalog.+) x_updated;
+                        b_converted := b_converted OPERATOR(pg_catalog.+) x_converted;
+                        b_skipped := b_skipped OPERATOR(pg_catalog.+) x_skipped;
+                        b_pid := pg_catalog.array_cat(b_pid, x_pid);
+                        b_pat := pg_catalog.array_cat(b_pat, x_pat);
+                        b_puser := pg_catalog.array_cat(b_puser, x_puser);
+                    EXCEPTION
+                        WHEN external_routine_invocation_exception OR data_exception
+                             OR program_limit_exceeded THEN
+                            n_errors := n_errors OPERATOR(pg_catalog.+) 1;
+                            RAISE WARNING 'call % in % could not be re-encrypted (SQLSTATE %), left as it is',
+                                k_id[i], part, SQLSTATE;
+                    END;
+                END LOOP;
+            END IF;
+
+            visited := visited OPERATOR(pg_catalog.+) b_values;
+            n_converted := n_converted OPERATOR(pg_catalog.+) b_converted;
+            n_skipped := n_skipped OPERATOR(pg_catalog.+) b_skipped;
+            n_updated := n_updated OPERATOR(pg_catalog.+) b_updated;
             IF NOT revisit THEN
-                last_id := r.last_id;
-                last_at := r.last_at;
-                last_user := r.last_user;
-                IF r.p_id IS NOT NULL THEN
-                    s_id := pg_catalog.array_cat(s_id, r.p_id);
-                    s_at := pg_catalog.array_cat(s_at, r.p_at);
-                    s_user := pg_catalog.array_cat(s_user, r.p_user);
-                END IF;
+                last_id := b_last_id;
+                last_at := b_last_at;
+                last_user := b_last_user;
+                s_id := pg_catalog.array_cat(s_id, b_pid);
+                s_at := pg_catalog.array_cat(s_at, b_pat);
+                s_user := pg_catalog.array_cat(s_user, b_puser);
             ELSE
                 -- rows found again: real conflicts (the others were deleted)
-                n_conflicts := n_conflicts OPERATOR(pg_catalog.+) r.n_rows;
+                n_conflicts := n_conflicts OPERATOR(pg_catalog.+) b_rows;
                 left_over := left_over OPERATOR(pg_catalog.+)
-                             COALESCE(pg_catalog.array_length(r.p_id, 1), 0);
+                             COALESCE(pg_catalog.array_length(b_pid, 1), 0);
             END IF;
 
             UPDATE @extschema@.key_rotations
                SET values_converted = n_converted, values_skipped = n_skipped,
-                   conflicts = n_conflicts
+                   conflicts = n_conflicts, errors = n_errors
              WHERE id OPERATOR(pg_catalog.=) run_id;
             COMMIT;
             RAISE NOTICE 'key rotation: % of about % values done, % converted, % skipped (% values/s)',
@@ -254,7 +337,7 @@ BEGIN
                     GREATEST(pg_catalog.date_part('epoch',
                         pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started), 0.001)::numeric));
 
-            IF NOT revisit AND r.n_rows OPERATOR(pg_catalog.<) batch_size THEN
+            IF NOT revisit AND b_rows OPERATOR(pg_catalog.<) batch_size THEN
                 -- the end of the partition: now the rows that were busy
                 revisit := true;
                 pos := 1;
@@ -267,7 +350,7 @@ BEGIN
 
     UPDATE @extschema@.key_rotations
        SET values_converted = n_converted, values_skipped = n_skipped,
-           conflicts = n_conflicts, finished_at = pg_catalog.clock_timestamp(),
+           conflicts = n_conflicts, errors = n_errors, finished_at = pg_catalog.clock_timestamp(),
            status = 'finished'
      WHERE id OPERATOR(pg_catalog.=) run_id;
     INSERT INTO @extschema@.audit_logs (action, resource_type, resource_id, details)
@@ -275,11 +358,11 @@ BEGIN
             pg_catalog.jsonb_build_object(
                 'old_key_id', old_id, 'new_key_id', new_id,
                 'values_converted', n_converted, 'values_skipped', n_skipped,
-                'conflicts', n_conflicts, 'errors', 0,
+                'conflicts', n_conflicts, 'errors', n_errors,
                 'requested_by', CURRENT_USER));
     COMMIT;
-    RAISE NOTICE 'key rotation % finished: % values converted, % skipped, % conflicts (% left for the next run)',
-        run_id, n_converted, n_skipped, n_conflicts, left_over
+    RAISE NOTICE 'key rotation % finished: % values converted, % skipped, % conflicts (% left for the next run), % errors',
+        run_id, n_converted, n_skipped, n_conflicts, left_over, n_errors
         USING DETAIL = pg_catalog.format(
             '%s rows rewritten, leaving as many dead row versions; %s of WAL written.',
             n_updated, pg_catalog.pg_size_pretty(pg_catalog.pg_wal_lsn_diff(
