@@ -31,13 +31,11 @@
 
 #include <openssl/crypto.h>
 
-#include "access/xact.h"
 #include "catalog/pg_collation.h"
 #include "fmgr.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 
 #include "envelope.h"
 #include "sipcall.h"
@@ -59,6 +57,15 @@ typedef struct RotationFns
 	FmgrInfo	decrypt;
 	FmgrInfo	key_id;
 } RotationFns;
+
+/* what pgp_try_decrypt hands to pgp_decrypt_step */
+typedef struct PgpAttempt
+{
+	RotationFns *fns;
+	Datum		value;
+	Datum		old_key;
+	text	   *plain;
+} PgpAttempt;
 
 /*---- static state ----*/
 
@@ -83,6 +90,7 @@ static void init_fn(FmgrInfo *fn, PGFunction addr, short nargs,
 static bool under_key_envelope(RotationFns *fns, const uint8 *buf,
 							   size_t len, Datum old_key);
 static void forget_last_key(void);
+static void pgp_decrypt_step(void *arg);
 static text *pgp_try_decrypt(RotationFns *fns, Datum value, Datum old_key);
 static Datum encrypt_wiping(RotationFns *fns, text *plain, Datum new_key);
 
@@ -171,6 +179,16 @@ forget_last_key(void)
 	last_key_len = 0;
 }
 
+static void
+pgp_decrypt_step(void *arg)
+{
+	PgpAttempt *a = (PgpAttempt *) arg;
+
+	a->plain = DatumGetTextPP(FunctionCall2Coll(&a->fns->decrypt,
+												DEFAULT_COLLATION_OID,
+												a->value, a->old_key));
+}
+
 /*
  * Decrypt an OpenPGP message with old_key inside a subtransaction; NULL
  * when the key is wrong (39000), which is what tells a message under
@@ -179,38 +197,17 @@ forget_last_key(void)
 static text *
 pgp_try_decrypt(RotationFns *fns, Datum value, Datum old_key)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	text	   *volatile plain = NULL;
+	static const int wrong_key[] = {ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION};
+	PgpAttempt	a;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		plain = DatumGetTextPP(FunctionCall2Coll(&fns->decrypt,
-												 DEFAULT_COLLATION_OID,
-												 value, old_key));
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode != ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION)
-			ReThrowError(edata);
-		FreeErrorData(edata);
-		plain = NULL;
-	}
-	PG_END_TRY();
-	return plain;
+	a.fns = fns;
+	a.value = value;
+	a.old_key = old_key;
+	a.plain = NULL;
+	if (!sipcall_try_in_subxact(pgp_decrypt_step, &a, wrong_key,
+								lengthof(wrong_key)))
+		return NULL;
+	return a.plain;
 }
 
 /* encrypt_data(plain, new_key), wiping and freeing plain whatever happens */

@@ -215,6 +215,55 @@ sipcall_report_and_abort(void)
 }
 
 /*
+ * Run fn(arg) in an internal subtransaction.  True when it returns; false
+ * when it raises an error whose SQLSTATE is one of codes[0..ncodes-1]:
+ * the subtransaction is then rolled back and the error forgotten.  Any
+ * other error, a cancel included, propagates.  Memory that fn allocates
+ * in the caller's context survives either way.
+ */
+bool
+sipcall_try_in_subxact(void (*fn) (void *arg), void *arg,
+					   const int *codes, int ncodes)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int			i;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+
+		for (i = 0; i < ncodes && edata->sqlerrcode != codes[i]; i++)
+			;
+		if (i == ncodes)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+
+	return ok;
+}
+
+/*
  * Take mode on every relation of relids, waiting at most
  * sipcall.lock_timeout for each.  The locks are taken in a subtransaction:
  * on success they stay with the transaction and true is returned; when one
