@@ -270,51 +270,40 @@ sipcall_try_in_subxact(void (*fn) (void *arg), void *arg,
  * cannot be had in time (or the wait ends in a deadlock) none is kept and
  * false is returned.  Any other error, a cancel included, propagates.
  */
+/* what sipcall_lock_in_time hands to lock_step */
+typedef struct LockAttempt
+{
+	Oid		   *relids;
+	int			nrels;
+	LOCKMODE	mode;
+} LockAttempt;
+
+static void
+lock_step(void *arg)
+{
+	LockAttempt *a = (LockAttempt *) arg;
+	int			nestlevel = NewGUCNestLevel();
+	int			i;
+
+	(void) set_config_option("lock_timeout",
+							 psprintf("%d", sipcall_lock_timeout),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	for (i = 0; i < a->nrels; i++)
+		LockRelationOid(a->relids[i], a->mode);
+	AtEOXact_GUC(true, nestlevel);
+}
+
 bool
 sipcall_lock_in_time(Oid *relids, int nrels, LOCKMODE mode)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	bool		locked = true;
+	static const int not_in_time[] = {ERRCODE_LOCK_NOT_AVAILABLE,
+	ERRCODE_T_R_DEADLOCK_DETECTED};
+	LockAttempt a;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-
-	PG_TRY();
-	{
-		int			nestlevel = NewGUCNestLevel();
-		int			i;
-
-		(void) set_config_option("lock_timeout",
-								 psprintf("%d", sipcall_lock_timeout),
-								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-								 true, 0, false);
-		for (i = 0; i < nrels; i++)
-			LockRelationOid(relids[i], mode);
-		AtEOXact_GUC(true, nestlevel);
-
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE &&
-			edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED)
-			ReThrowError(edata);
-		FreeErrorData(edata);
-		locked = false;
-	}
-	PG_END_TRY();
-
-	return locked;
+	a.relids = relids;
+	a.nrels = nrels;
+	a.mode = mode;
+	return sipcall_try_in_subxact(lock_step, &a, not_in_time,
+								  lengthof(not_in_time));
 }
