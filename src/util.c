@@ -244,7 +244,8 @@ sipcall_report_and_abort(void)
  * SQLSTATE is one of codes[0 .. ncodes - 1]: what it did is rolled back
  * and the error forgotten.  Any other error, a cancel included, propagates
  * as raised.  The caller's memory context and resource owner are restored
- * either way.  No subtransaction can start in parallel mode (PostgreSQL
+ * either way, and memory that fn allocates in that context survives (so fn
+ * can hand back a result through arg).  No subtransaction can start in parallel mode (PostgreSQL
  * 15), so callers are PARALLEL UNSAFE.
  */
 bool
@@ -324,12 +325,13 @@ lock_relations(void *arg)
 bool
 sipcall_lock_in_time(Oid *relids, int nrels, LOCKMODE mode)
 {
-	static const int codes[2] = {ERRCODE_LOCK_NOT_AVAILABLE,
+	static const int not_in_time[] = {ERRCODE_LOCK_NOT_AVAILABLE,
 	ERRCODE_T_R_DEADLOCK_DETECTED};
 	LockRequest req;
 
 	req.relids = relids;
 	req.nrels = nrels;
 	req.mode = mode;
-	return sipcall_try_in_subxact(lock_relations, &req, codes, 2);
+	return sipcall_try_in_subxact(lock_relations, &req, not_in_time,
+								  lengthof(not_in_time));
 }
