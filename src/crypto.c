@@ -6,7 +6,13 @@
  *		of OpenPGP messages to pgcrypto, and wiping of secrets.
  *
  * The byte format and the OpenSSL calls live in envelope.c.  Since 1.1,
- * key_id() tells the identifier a passphrase gets in envelopes.
+ * key_id() tells the identifier a passphrase gets in envelopes, and
+ * decrypt_data(bytea, text[]) decrypts during a key rotation: an envelope
+ * with the key whose identifier it carries (identifiers come from the key
+ * caches, so only a key never seen before is stretched, once), an OpenPGP
+ * message with each key in turn, a wrong one caught in an internal
+ * subtransaction (so that function is PARALLEL UNSAFE: PostgreSQL 15
+ * starts no subtransaction in parallel mode).
  *
  * Keys.  A passphrase is stretched with PBKDF2-HMAC-SHA256 and the
  * installation's salt (system_config "crypto.kdf_salt", read through
@@ -86,6 +92,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -101,6 +108,7 @@
 PG_FUNCTION_INFO_V1(sipcall_encrypt_data);
 PG_FUNCTION_INFO_V1(sipcall_decrypt_data);
 PG_FUNCTION_INFO_V1(sipcall_key_id);
+PG_FUNCTION_INFO_V1(sipcall_decrypt_data_keys);
 
 #define SHMEM_NAME			"sipcall crypto key cache"
 #define LWLOCK_TRANCHE		"sipcall crypto"
@@ -146,6 +154,22 @@ typedef struct SharedKeyCache
 	SharedKey	entries[FLEXIBLE_ARRAY_MEMBER];
 } SharedKeyCache;
 
+/* what a decryption holds that must be wiped when it fails */
+typedef struct DecryptState
+{
+	LocalKey	tmp;			/* a stretched key not (yet) cached */
+	text	   *volatile result;	/* the plaintext being made */
+	volatile size_t result_len;
+} DecryptState;
+
+/* the keys of decrypt_data(bytea, text[]), pointing into the array */
+typedef struct DecryptKeys
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+} DecryptKeys;
+
 /*---- static state ----*/
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -190,6 +214,7 @@ static void crypto_shmem_startup(void);
 static void crypto_backend_init(void);
 static void crypto_proc_exit(int code, Datum arg);
 static void load_install_params(void);
+static const SipcallKdfParams *backend_install_params(void);
 static void check_key(size_t pass_len);
 static LocalKey *install_key(const char *pass, size_t pass_len,
 							 LocalKey *tmp);
@@ -209,6 +234,22 @@ static void pgp_invalidate(Datum arg, int cacheid, uint32 hashvalue);
 static const uint8 *next_nonce(void);
 static void wipe_arg_copy(FunctionCallInfo fcinfo, int argno, void *copy);
 static Oid	crypto_caller(void);
+static void parse_envelope(const uint8 *buf, size_t len, SipcallEnvelope *env);
+static LocalKey *matching_key(DecryptState *ds, const char *pass,
+							  size_t pass_len, const SipcallEnvelope *env,
+							  bool keep);
+static bool open_envelope(DecryptState *ds, LocalKey *k,
+						  const SipcallEnvelope *env, const char *pass,
+						  size_t pass_len);
+static void decrypt_state_wipe(DecryptState *ds);
+static bool usable_key(const DecryptKeys *keys, int i, const char **pass,
+					   size_t *pass_len);
+static void decrypt_envelope_keys(DecryptState *ds, const uint8 *buf,
+								  size_t len, const DecryptKeys *keys);
+static void pgp_try(void *arg);
+static bool pgp_try_key(Datum data, Datum key, Oid collation, Datum *result);
+static Datum pgp_decrypt_keys(Datum data, const DecryptKeys *keys,
+							  Oid collation);
 
 /*
  * The role a decryption is done for, when that is not the current user:
@@ -344,6 +385,19 @@ load_install_params(void)
 	install_params_valid = true;
 }
 
+/*
+ * Ready this backend for a key operation (contexts, caches) and return the
+ * installation's KDF parameters, read on first use.
+ */
+static const SipcallKdfParams *
+backend_install_params(void)
+{
+	crypto_backend_init();
+	if (!install_params_valid)
+		load_install_params();
+	return &install_params;
+}
+
 /*---- key caches ----*/
 
 static void
@@ -437,10 +491,7 @@ install_key(const char *pass, size_t pass_len, LocalKey *tmp)
 	LocalKey   *k;
 
 	check_key(pass_len);
-	crypto_backend_init();
-	if (!install_params_valid)
-		load_install_params();
-	k = find_key(pass, pass_len, &install_params, tmp);
+	k = find_key(pass, pass_len, backend_install_params(), tmp);
 	if (k->serial == 0)
 		k = remember_key(k, pass, pass_len);
 	return k;
@@ -870,26 +921,111 @@ sipcall_encrypt_data(PG_FUNCTION_ARGS)
 }
 
 /*
+ * An envelope, parsed; 39000 for anything but a well-formed one that asks
+ * for no more iterations than this installation writes (a forged count
+ * would cost seconds of CPU per call), before anything is stretched.
+ */
+static void
+parse_envelope(const uint8 *buf, size_t len, SipcallEnvelope *env)
+{
+	SipcallEnvStatus st = sipcall_envelope_parse(buf, len, env);
+
+	if (st != SIPCALL_ENV_OK)
+		sipcall_envelope_throw(st);
+	if (env->params.iterations > SIPCALL_KDF_ITERATIONS)
+		sipcall_envelope_throw(SIPCALL_ENV_CORRUPT);
+}
+
+/*
+ * The key of a passphrase under an envelope's KDF parameters if its
+ * identifier is the envelope's, else NULL.  A freshly stretched key that
+ * does not match is wiped, or, when keep is set, cached, so that the next
+ * call learns its identifier without stretching.
+ */
+static LocalKey *
+matching_key(DecryptState *ds, const char *pass, size_t pass_len,
+			 const SipcallEnvelope *env, bool keep)
+{
+	LocalKey   *k = find_key(pass, pass_len, &env->params, &ds->tmp);
+
+	if (CRYPTO_memcmp(k->key_id, env->key_id, SIPCALL_ENV_KEY_ID_LEN) == 0)
+		return k;
+	if (k->serial == 0)
+	{
+		if (keep)
+			(void) remember_key(k, pass, pass_len);
+		else
+			OPENSSL_cleanse(&ds->tmp, sizeof(ds->tmp));
+	}
+	return NULL;
+}
+
+/*
+ * Open an envelope with key k into ds->result; false when the tag does not
+ * verify (the buffer may then hold unauthenticated plaintext, wiped by the
+ * caller).  A freshly stretched key that proved right is cached.
+ */
+static bool
+open_envelope(DecryptState *ds, LocalKey *k, const SipcallEnvelope *env,
+			  const char *pass, size_t pass_len)
+{
+	char	   *out;
+	SipcallEnvStatus st;
+
+	if (ds->result == NULL)
+	{
+		ds->result_len = env->ciphertext_len;
+		ds->result = (text *) palloc(VARHDRSZ + env->ciphertext_len + 1);
+	}
+	out = VARDATA(ds->result);
+	st = sipcall_envelope_open(dec_ctx,
+							   (k->serial != 0 && dec_loaded == k->serial) ?
+							   NULL : k->key,
+							   env, (uint8 *) out);
+	dec_loaded = (st == SIPCALL_ENV_OK) ? k->serial : 0;
+	if (st == SIPCALL_ENV_CORRUPT)
+		return false;
+	if (st != SIPCALL_ENV_OK)
+		sipcall_envelope_throw(st);
+	if (!pg_verifymbstr(out, (int) env->ciphertext_len, true))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("decrypted data is not valid in the database encoding"),
+				 errhidestmt(true)));
+	if (k->serial == 0)
+		dec_loaded = remember_key(k, pass, pass_len)->serial;
+	SET_VARSIZE(ds->result, VARHDRSZ + env->ciphertext_len);
+	return true;
+}
+
+/* wipe what a failed decryption leaves: plaintext, an uncached key */
+static void
+decrypt_state_wipe(DecryptState *ds)
+{
+	if (ds->result != NULL)
+		OPENSSL_cleanse(VARDATA(ds->result), ds->result_len);
+	OPENSSL_cleanse(&ds->tmp, sizeof(ds->tmp));
+}
+
+/*
  * decrypt_data(encrypted_data bytea, key text) RETURNS text
  *
  * The key argument's copy, a stretched key that is not cached and any
  * plaintext that is not returned are wiped on every way out, errors
- * included.  Longer than 80 lines on purpose: one PG_TRY has to cover
- * every copy of key and plaintext that the envelope and the OpenPGP
- * paths make, so that one PG_CATCH wipes them all.
+ * included: one PG_TRY covers every copy of key and plaintext that the
+ * envelope and the OpenPGP paths make (a DecryptState holds the
+ * envelope's), so that one PG_CATCH wipes them all.
  */
 Datum
 sipcall_decrypt_data(PG_FUNCTION_ARGS)
 {
 	bytea	   *enc = PG_GETARG_BYTEA_PP(0);
 	text	   *keyt = PG_GETARG_TEXT_PP(1);
-	LocalKey	tmp;
-	text	   *volatile result = NULL;
-	volatile size_t result_len = 0;
+	DecryptState ds;
 	Datum		pgp_result = (Datum) 0;
 	volatile bool pgp = false;
 
-	memset(&tmp, 0, sizeof(tmp));
+	memset(&ds, 0, sizeof(ds));
 	PG_TRY();
 	{
 		const char *pass = VARDATA_ANY(keyt);
@@ -898,8 +1034,6 @@ sipcall_decrypt_data(PG_FUNCTION_ARGS)
 		size_t		len = VARSIZE_ANY_EXHDR(enc);
 		SipcallEnvelope env;
 		LocalKey   *k;
-		char	   *out;
-		SipcallEnvStatus st;
 
 		check_key(pass_len);
 
@@ -919,49 +1053,16 @@ sipcall_decrypt_data(PG_FUNCTION_ARGS)
 
 		if (!pgp)
 		{
-			st = sipcall_envelope_parse(buf, len, &env);
-			if (st != SIPCALL_ENV_OK)
-				sipcall_envelope_throw(st);
-
-			/*
-			 * Never stretch harder than this installation does: a forged
-			 * count would cost seconds of CPU per call.
-			 */
-			if (env.params.iterations > SIPCALL_KDF_ITERATIONS)
-				sipcall_envelope_throw(SIPCALL_ENV_CORRUPT);
-
+			parse_envelope(buf, len, &env);
 			crypto_backend_init();
-			k = find_key(pass, pass_len, &env.params, &tmp);
-			if (CRYPTO_memcmp(k->key_id, env.key_id, SIPCALL_ENV_KEY_ID_LEN) != 0)
+			k = matching_key(&ds, pass, pass_len, &env, false);
+			if (k == NULL || !open_envelope(&ds, k, &env, pass, pass_len))
 				sipcall_envelope_throw(SIPCALL_ENV_CORRUPT);
-
-			result_len = env.ciphertext_len;
-			result = (text *) palloc(VARHDRSZ + env.ciphertext_len + 1);
-			out = VARDATA(result);
-			st = sipcall_envelope_open(dec_ctx,
-									   (k->serial != 0 && dec_loaded == k->serial) ?
-									   NULL : k->key,
-									   &env, (uint8 *) out);
-			dec_loaded = (st == SIPCALL_ENV_OK) ? k->serial : 0;
-			if (st == SIPCALL_ENV_OK &&
-				!pg_verifymbstr(out, (int) env.ciphertext_len, true))
-				ereport(ERROR,
-						(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
-						 errmsg("decrypted data is not valid in the database encoding"),
-						 errhidestmt(true)));
-			if (st != SIPCALL_ENV_OK)
-				sipcall_envelope_throw(st);
-			/* a freshly stretched key proved right: cache it */
-			if (k->serial == 0)
-				dec_loaded = remember_key(k, pass, pass_len)->serial;
-			SET_VARSIZE(result, VARHDRSZ + env.ciphertext_len);
 		}
 	}
 	PG_CATCH();
 	{
-		if (result != NULL)
-			OPENSSL_cleanse(VARDATA(result), result_len);
-		OPENSSL_cleanse(&tmp, sizeof(tmp));
+		decrypt_state_wipe(&ds);
 		wipe_arg_copy(fcinfo, 1, keyt);
 		PG_RE_THROW();
 	}
@@ -971,7 +1072,186 @@ sipcall_decrypt_data(PG_FUNCTION_ARGS)
 	if (pgp)
 		PG_RETURN_DATUM(pgp_result);
 	PG_FREE_IF_COPY(enc, 0);
-	PG_RETURN_TEXT_P(result);
+	PG_RETURN_TEXT_P(ds.result);
+}
+
+/*---- decryption with several keys (since 1.1) ----*/
+
+/* the passphrase of keys[i], false when it is NULL or empty */
+static bool
+usable_key(const DecryptKeys *keys, int i, const char **pass,
+		   size_t *pass_len)
+{
+	text	   *t;
+
+	if (keys->nulls[i])
+		return false;
+	t = (text *) DatumGetPointer(keys->elems[i]);
+	*pass = VARDATA_ANY(t);
+	*pass_len = VARSIZE_ANY_EXHDR(t);
+	return *pass_len > 0;
+}
+
+/*
+ * Open an envelope with the first key whose identifier matches it (and
+ * whose tag then verifies: identifiers are four bytes and may collide);
+ * 39000 when none does.  Keys that do not match are cached when the
+ * envelope has this installation's KDF parameters, as every envelope that
+ * encrypt_data writes here has: repeated calls then stretch nothing, and
+ * forged parameters cannot fill the caches.
+ */
+static void
+decrypt_envelope_keys(DecryptState *ds, const uint8 *buf, size_t len,
+					  const DecryptKeys *keys)
+{
+	SipcallEnvelope env;
+	bool		keep;
+	int			i;
+
+	parse_envelope(buf, len, &env);
+	keep = sipcall_kdf_params_equal(&env.params, backend_install_params());
+
+	for (i = 0; i < keys->n; i++)
+	{
+		const char *pass;
+		size_t		pass_len;
+		LocalKey   *k;
+
+		if (!usable_key(keys, i, &pass, &pass_len))
+			continue;
+		k = matching_key(ds, pass, pass_len, &env, keep);
+		if (k != NULL && open_envelope(ds, k, &env, pass, pass_len))
+			return;
+	}
+	sipcall_envelope_throw(SIPCALL_ENV_CORRUPT);
+}
+
+/* one try of pgp_try_key() */
+typedef struct PgpTry
+{
+	Datum		data;
+	Datum		key;
+	Oid			collation;
+	Datum		result;
+} PgpTry;
+
+static void
+pgp_try(void *arg)
+{
+	PgpTry	   *t = (PgpTry *) arg;
+
+	t->result = pgp_decrypt(t->data, t->key, t->collation);
+}
+
+/*
+ * Try one key on an OpenPGP message inside an internal subtransaction:
+ * false when it is the wrong one (39000, rolled back and forgotten); any
+ * other error is raised (pgp_decrypt has hidden its statement).
+ */
+static bool
+pgp_try_key(Datum data, Datum key, Oid collation, Datum *result)
+{
+	static const int codes[1] = {ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION};
+	PgpTry		t;
+
+	t.data = data;
+	t.key = key;
+	t.collation = collation;
+	t.result = (Datum) 0;
+	if (!sipcall_try_in_subxact(pgp_try, &t, codes, 1))
+		return false;
+	*result = t.result;
+	return true;
+}
+
+/*
+ * An OpenPGP message, tried with each key in order.  The last usable key
+ * is tried without a subtransaction (its error is the answer), so a
+ * single key costs what the single-key form costs.
+ */
+static Datum
+pgp_decrypt_keys(Datum data, const DecryptKeys *keys, Oid collation)
+{
+	const char *pass;
+	size_t		pass_len;
+	Datum		result;
+	int			last;
+	int			i;
+
+	for (last = keys->n - 1; last >= 0; last--)
+		if (usable_key(keys, last, &pass, &pass_len))
+			break;
+	if (last < 0)
+		sipcall_envelope_throw(SIPCALL_ENV_CORRUPT);
+
+	for (i = 0; i < last; i++)
+		if (usable_key(keys, i, &pass, &pass_len) &&
+			pgp_try_key(data, keys->elems[i], collation, &result))
+			return result;
+	return pgp_decrypt(data, keys->elems[last], collation);
+}
+
+/*
+ * decrypt_data(encrypted_data bytea, keys text[]) RETURNS text (since 1.1)
+ *
+ * An envelope is opened with the key whose identifier it carries, an
+ * OpenPGP message with the first key that opens it.  NULL and empty keys
+ * match nothing; no match is 39000 "wrong key or corrupt data", as a wrong
+ * key is for the single-key form.  Wiping as there: the array's copy (when
+ * detoasting made one), uncached keys, plaintext not returned.
+ */
+Datum
+sipcall_decrypt_data_keys(PG_FUNCTION_ARGS)
+{
+	bytea	   *enc;
+	ArrayType  *arr;
+	DecryptState ds;
+	DecryptKeys keys;
+	volatile Datum pgp_result = (Datum) 0;
+	volatile bool pgp = false;
+
+	sipcall_require_version(fcinfo, SIPCALL_VERSION_1_1);
+	enc = PG_GETARG_BYTEA_PP(0);
+	arr = PG_GETARG_ARRAYTYPE_P(1);
+	memset(&ds, 0, sizeof(ds));
+	PG_TRY();
+	{
+		const uint8 *buf = (const uint8 *) VARDATA_ANY(enc);
+		size_t		len = VARSIZE_ANY_EXHDR(enc);
+
+		if (ARR_ELEMTYPE(arr) != TEXTOID)
+			elog(ERROR, "decrypt_data keys are not text[]");
+		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
+						  &keys.elems, &keys.nulls, &keys.n);
+
+		switch (sipcall_envelope_format(buf, len))
+		{
+			case SIPCALL_FORMAT_ENVELOPE:
+				decrypt_envelope_keys(&ds, buf, len, &keys);
+				break;
+			case SIPCALL_FORMAT_OPENPGP:
+				pgp = true;
+				pgp_result = pgp_decrypt_keys(PointerGetDatum(enc), &keys,
+											  PG_GET_COLLATION());
+				break;
+			case SIPCALL_FORMAT_UNKNOWN:
+				sipcall_envelope_throw(SIPCALL_ENV_CORRUPT);
+		}
+	}
+	PG_CATCH();
+	{
+		decrypt_state_wipe(&ds);
+		wipe_arg_copy(fcinfo, 1, arr);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	OPENSSL_cleanse(&ds.tmp, sizeof(ds.tmp));
+	wipe_arg_copy(fcinfo, 1, arr);
+	if (pgp)
+		PG_RETURN_DATUM(pgp_result);
+	PG_FREE_IF_COPY(enc, 0);
+	PG_RETURN_TEXT_P(ds.result);
 }
 
 /*

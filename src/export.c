@@ -16,7 +16,8 @@
  * row straight into jsonb's binary format in the buffer that becomes the
  * result (see jsonb_writer.c): no JsonbValue tree of the
  * document is built, so memory is about the size of the result.  Phone
- * numbers are decrypted by calling sipcall.decrypt_data through fmgr: its
+ * numbers are decrypted by calling sipcall.decrypt_data through fmgr (the
+ * form of the export's own: one key, text, or several, text[]): its
  * OID is looked up once per call, by name and signature in sipcall's
  * schema (never through the search path), and one FunctionCallInfo is
  * reused for every row, so the function may keep its derived key in
@@ -74,8 +75,10 @@
 #include "jsonb_writer.h"
 #include "privileged.h"
 #include "sipcall.h"
+#include "version.h"
 
 PG_FUNCTION_INFO_V1(sipcall_export_user_data);
+PG_FUNCTION_INFO_V1(sipcall_export_user_data_keys);
 
 /* the most columns an exported row may have */
 #define EXPORT_MAX_COLUMNS	16
@@ -170,7 +173,7 @@ typedef struct PartRows
 
 /*---- forward declarations ----*/
 
-static Oid	decrypt_function(const char *nspname);
+static Oid	decrypt_function(const char *nspname, Oid keytype);
 static JEntry write_decrypted(ExportState *st, SipcallDocBuf *buf,
 							  Datum value);
 static JEntry write_value(ExportState *st, SipcallDocBuf *buf,
@@ -189,23 +192,25 @@ static void leaf_partitions(Relation rel, List **leaves);
 static JEntry export_table(ExportState *st, const ExportSpec *spec,
 						   Datum user_id, Snapshot snapshot, uint32 *nrows);
 static void export_state_init(ExportState *st, MemoryContext callcxt,
-							  Datum key);
+							  Datum key, Oid keytype);
 static Jsonb *lock_user(const char *nsp, Datum user_id);
 static void write_document(ExportState *st, MemoryContext callcxt,
 						   Jsonb *user, Datum user_id, Snapshot snapshot,
 						   uint32 counts[4]);
 static void log_export(const char *nsp, Datum user_id,
 					   const uint32 counts[4], Oid caller);
-static Jsonb *export_user(Datum user_id, Datum key);
+static Jsonb *export_user(Datum user_id, Datum key, Oid keytype);
+static Datum export_entry(FunctionCallInfo fcinfo, Oid keytype);
 
 /*
- * The OID of sipcall.decrypt_data(bytea, text), found in sipcall's schema by
- * name and argument types, whatever the search path.
+ * The OID of sipcall.decrypt_data(bytea, keytype), keytype text or text[],
+ * found in sipcall's schema by name and argument types, whatever the
+ * search path.
  */
 static Oid
-decrypt_function(const char *nspname)
+decrypt_function(const char *nspname, Oid keytype)
 {
-	Oid			argtypes[2] = {BYTEAOID, TEXTOID};
+	Oid			argtypes[2] = {BYTEAOID, keytype};
 	List	   *name;
 	Oid			fn;
 
@@ -213,8 +218,8 @@ decrypt_function(const char *nspname)
 					  makeString(pstrdup("decrypt_data")));
 	fn = LookupFuncName(name, 2, argtypes, false);
 	if (get_func_rettype(fn) != TEXTOID)
-		elog(ERROR, "function %s.decrypt_data(bytea, text) does not return text",
-			 nspname);
+		elog(ERROR, "function %s.decrypt_data(bytea, %s) does not return text",
+			 nspname, format_type_be(keytype));
 	return fn;
 }
 
@@ -684,11 +689,13 @@ export_table(ExportState *st, const ExportSpec *spec, Datum user_id,
 }
 
 /*
- * Make the export's memory contexts and look up decrypt_data, once; one
- * call frame, holding the key, is reused for every row.
+ * Make the export's memory contexts and look up decrypt_data (the form
+ * taking a keytype: text or text[]), once; one call frame, holding the
+ * key or keys, is reused for every row.
  */
 static void
-export_state_init(ExportState *st, MemoryContext callcxt, Datum key)
+export_state_init(ExportState *st, MemoryContext callcxt, Datum key,
+				  Oid keytype)
 {
 	memset(st, 0, sizeof(*st));
 	st->cxt = AllocSetContextCreate(callcxt, "sipcall export",
@@ -697,7 +704,8 @@ export_state_init(ExportState *st, MemoryContext callcxt, Datum key)
 									   ALLOCSET_DEFAULT_SIZES);
 	st->w.cxt = st->cxt;
 
-	fmgr_info_cxt(decrypt_function(get_namespace_name(sipcall_schema_oid(false))),
+	fmgr_info_cxt(decrypt_function(get_namespace_name(sipcall_schema_oid(false)),
+								   keytype),
 				  &st->decrypt_flinfo, callcxt);
 	st->decrypt_fcinfo = MemoryContextAllocZero(callcxt,
 												SizeForFunctionCallInfo(2));
@@ -820,11 +828,11 @@ log_export(const char *nsp, Datum user_id, const uint32 counts[4],
 }
 
 /*
- * The export proper; returns the document, allocated in the caller's
- * memory context.
+ * The export proper, the key a text or a text[] (keytype); returns the
+ * document, allocated in the caller's memory context.
  */
 static Jsonb *
-export_user(Datum user_id, Datum key)
+export_user(Datum user_id, Datum key, Oid keytype)
 {
 	MemoryContext callcxt = CurrentMemoryContext;
 	const char *nsp;
@@ -835,7 +843,7 @@ export_user(Datum user_id, Datum key)
 	uint32		counts[4] = {0, 0, 0, 0};
 
 	nsp = sipcall_schema_quoted();
-	export_state_init(&st, callcxt, key);
+	export_state_init(&st, callcxt, key, keytype);
 
 	sipcall_privileged_enter(&priv);
 	sipcall_crypto_act_for(priv.caller);
@@ -864,21 +872,20 @@ export_user(Datum user_id, Datum key)
 }
 
 /*
- * sipcall.export_user_data(target_user_id uuid, encryption_key text)
- * RETURNS jsonb
- *
- * Any error hides the statement, which holds the key unless the client
- * passed it as a parameter.
+ * Both forms of export_user_data: the second argument is the key (text)
+ * or the keys (text[]), as keytype says, handed to the decrypt_data of the
+ * same signature.  Any error hides the statement, which holds the key
+ * unless the client passed it as a parameter.
  */
-Datum
-sipcall_export_user_data(PG_FUNCTION_ARGS)
+static Datum
+export_entry(FunctionCallInfo fcinfo, Oid keytype)
 {
 	MemoryContext callcxt = CurrentMemoryContext;
 	Jsonb	   *result = NULL;
 
 	PG_TRY();
 	{
-		result = export_user(PG_GETARG_DATUM(0), PG_GETARG_DATUM(1));
+		result = export_user(PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), keytype);
 	}
 	PG_CATCH();
 	{
@@ -894,4 +901,29 @@ sipcall_export_user_data(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 
 	PG_RETURN_JSONB_P(result);
+}
+
+/*
+ * sipcall.export_user_data(target_user_id uuid, encryption_key text)
+ * RETURNS jsonb
+ */
+Datum
+sipcall_export_user_data(PG_FUNCTION_ARGS)
+{
+	return export_entry(fcinfo, TEXTOID);
+}
+
+/*
+ * sipcall.export_user_data(target_user_id uuid, encryption_keys text[])
+ * RETURNS jsonb (since 1.1)
+ *
+ * The same document, each number decrypted with the key whose identifier
+ * it carries (OpenPGP messages: the first key that opens them), as
+ * decrypt_data(bytea, text[]) does.
+ */
+Datum
+sipcall_export_user_data_keys(PG_FUNCTION_ARGS)
+{
+	sipcall_require_version(fcinfo, SIPCALL_VERSION_1_1);
+	return export_entry(fcinfo, TEXTARRAYOID);
 }

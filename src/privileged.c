@@ -30,7 +30,8 @@
  * (SetUserIdAndSecContext with the values saved at their start) and every
  * GUC set at a deeper nest level (AtEOXact_GUC / AtEOSubXact_GUC).  No
  * sipcall code catches an error raised in here without rolling back such
- * a subtransaction (pgp_decrypt and the export re-throw).  This is the
+ * a subtransaction (pgp_decrypt and the export re-throw;
+ * sipcall_try_in_subxact rolls back the one it began).  This is the
  * reasoning matview.c and extension.c rely on, too.
  *
  * Nesting is allowed (a maintenance step calls a function that enters

@@ -61,6 +61,8 @@ extern struct _SPI_plan *sipcall_spi_keep_plan(const char *sql, int nargs,
 											   Oid *argtypes,
 											   int cursor_options);
 extern void sipcall_report_and_abort(void);
+extern bool sipcall_try_in_subxact(void (*fn) (void *arg), void *arg,
+								   const int *codes, int ncodes);
 extern bool sipcall_lock_in_time(Oid *relids, int nrels, LOCKMODE mode);
 /* how a maintenance step waits for the first lock it takes on a table */
 typedef enum SipcallLockWait

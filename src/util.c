@@ -3,7 +3,8 @@
  * util.c
  *		Small helpers the other modules share: finding the extension, its
  *		owner, schema and tables, running parameterised SPI statements
- *		with their result checked (or their rows counted), and taking
+ *		with their result checked (or their rows counted), running a step
+ *		in a subtransaction that may fail with chosen errors, and taking
  *		locks with a bounded wait.  It calls no other module.
  *
  * Internal statements run as the owner of the extension, whoever calls the
@@ -253,6 +254,83 @@ sipcall_private_locktag(LOCKTAG *tag, uint32 key1, uint32 key2)
 }
 
 /*
+ * Run fn(arg) in an internal subtransaction.  True when it returns: what it
+ * did stays with the transaction.  False when it raises an error whose
+ * SQLSTATE is one of codes[0 .. ncodes - 1]: what it did is rolled back
+ * and the error forgotten.  Any other error, a cancel included, propagates
+ * as raised.  The caller's memory context and resource owner are restored
+ * either way, and memory that fn allocates in that context survives (so fn
+ * can hand back a result through arg).  No subtransaction can start in parallel mode (PostgreSQL
+ * 15), so callers are PARALLEL UNSAFE.
+ */
+bool
+sipcall_try_in_subxact(void (*fn) (void *arg), void *arg,
+					   const int *codes, int ncodes)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int			i;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+
+		for (i = 0; i < ncodes && edata->sqlerrcode != codes[i]; i++)
+			;
+		if (i == ncodes)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+
+	return ok;
+}
+
+/* what sipcall_lock_in_time() locks, for lock_relations() */
+typedef struct LockRequest
+{
+	Oid		   *relids;
+	int			nrels;
+	LOCKMODE	mode;
+} LockRequest;
+
+/* take the locks of a LockRequest, waiting at most sipcall.lock_timeout */
+static void
+lock_relations(void *arg)
+{
+	LockRequest *req = (LockRequest *) arg;
+	int			nestlevel = NewGUCNestLevel();
+	int			i;
+
+	(void) set_config_option("lock_timeout",
+							 psprintf("%d", sipcall_lock_timeout),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	for (i = 0; i < req->nrels; i++)
+		LockRelationOid(req->relids[i], req->mode);
+	AtEOXact_GUC(true, nestlevel);
+}
+
+/*
  * Take mode on every relation of relids, waiting at most
  * sipcall.lock_timeout for each.  The locks are taken in a subtransaction:
  * on success they stay with the transaction and true is returned; when one
@@ -262,50 +340,15 @@ sipcall_private_locktag(LOCKTAG *tag, uint32 key1, uint32 key2)
 bool
 sipcall_lock_in_time(Oid *relids, int nrels, LOCKMODE mode)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	bool		locked = true;
+	static const int not_in_time[] = {ERRCODE_LOCK_NOT_AVAILABLE,
+	ERRCODE_T_R_DEADLOCK_DETECTED};
+	LockRequest req;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-
-	PG_TRY();
-	{
-		int			nestlevel = NewGUCNestLevel();
-		int			i;
-
-		(void) set_config_option("lock_timeout",
-								 psprintf("%d", sipcall_lock_timeout),
-								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-								 true, 0, false);
-		for (i = 0; i < nrels; i++)
-			LockRelationOid(relids[i], mode);
-		AtEOXact_GUC(true, nestlevel);
-
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE &&
-			edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED)
-			ReThrowError(edata);
-		FreeErrorData(edata);
-		locked = false;
-	}
-	PG_END_TRY();
-
-	return locked;
+	req.relids = relids;
+	req.nrels = nrels;
+	req.mode = mode;
+	return sipcall_try_in_subxact(lock_relations, &req, not_in_time,
+								  lengthof(not_in_time));
 }
 
 /*

@@ -42,3 +42,17 @@ COMMENT ON FUNCTION @extschema@.key_id(text) IS
     'The identifier (hex) that encrypt_data writes into envelopes made with this passphrase here; matches the key inventory';
 
 REVOKE ALL ON FUNCTION @extschema@.key_id(text) FROM PUBLIC;
+
+-- since 1.1: decryption during a key rotation, with the old and new keys
+/*
+ * PARALLEL UNSAFE, unlike the single-key form: an OpenPGP message tried
+ * with a wrong key is caught in a subtransaction, and PostgreSQL 15
+ * refuses to start one in parallel mode (in the leader too).
+ */
+CREATE FUNCTION @extschema@.decrypt_data(encrypted_data bytea, keys text[])
+RETURNS text
+AS 'MODULE_PATHNAME', 'sipcall_decrypt_data_keys'
+LANGUAGE C STRICT STABLE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.decrypt_data(bytea, text[]) IS
+    'Decrypts with the key whose identifier the envelope carries (OpenPGP messages: each key in order); no matching key raises 39000';

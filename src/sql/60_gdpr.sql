@@ -30,3 +30,15 @@ COMMENT ON FUNCTION @extschema@.delete_user_data(uuid) IS
     'Erases a user with their calls, call events and rate limits, anonymises the audit entries that name them, records the erasure; false if there was no such user';
 
 REVOKE ALL ON FUNCTION @extschema@.delete_user_data(uuid) FROM PUBLIC;
+
+-- since 1.1: the export during a key rotation, with the old and new keys
+CREATE FUNCTION @extschema@.export_user_data(target_user_id uuid, encryption_keys text[])
+RETURNS jsonb
+LANGUAGE c STRICT VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS 'MODULE_PATHNAME', 'sipcall_export_user_data_keys';
+
+COMMENT ON FUNCTION @extschema@.export_user_data(uuid, text[]) IS
+    'As export_user_data(uuid, text), each number decrypted with the key whose identifier it carries (OpenPGP messages: each key in order)';
+
+REVOKE ALL ON FUNCTION @extschema@.export_user_data(uuid, text[]) FROM PUBLIC;

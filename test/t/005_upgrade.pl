@@ -108,6 +108,18 @@ for my $v (@released)
 		'0', "$label: key_id matches every number written before the update");
 	works_like_the_source($node, $db, $label);
 
+	# the updated database rotates its key
+	$node->safe_psql($db, qq{
+SET client_min_messages = warning;
+CALL sipcall.rotate_key('$SipcallDump::KEY', 'upgrade-new-key', 50);});
+	is($node->safe_psql($db, q{
+		SELECT count(*) FILTER (WHERE encode(substring(destination_number_enc FROM 7 FOR 4), 'hex')
+		                              <> sipcall.key_id('upgrade-new-key'))
+		       || ' ' || count(*) FILTER (WHERE sipcall.decrypt_data(destination_number_enc, 'upgrade-new-key') IS NULL)
+		       || ' ' || (SELECT status FROM sipcall.key_rotations ORDER BY id DESC LIMIT 1)
+		  FROM sipcall.calls}),
+		'0 0 finished', "$label: rotate_key moves every number to the new key");
+
 	# (c) dump and restore of the updated database
 	my $again = snapshot($node, $db);
 	restore_psql($node, $db, "${db}_copy", "$label, dumped");
