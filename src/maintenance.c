@@ -64,6 +64,7 @@
 #include "portability/instr_time.h"
 #include "postmaster/bgworker.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -125,7 +126,7 @@ static const MaintenanceStep steps[MAINTENANCE_STEPS] = {
 
 static void maintenance_locktag(LOCKTAG *tag);
 static bool lock_try(bool session);
-static int	cycle_lock_timeout(SipcallStepIsolation iso);
+static int	cycle_settings(SipcallStepIsolation iso);
 static void lock_release(void);
 static void step_error_context(void *arg);
 static void run_step(int step, StepOutcome *out);
@@ -186,18 +187,22 @@ lock_release(void)
 }
 
 /*
- * Every lock the cycle waits for, it waits for at most
- * sipcall.maintenance_lock_timeout (0: as long as it takes): a role that
- * may write a table may also LOCK it and hold the lock, and a step's
- * statement (reading system_config, writing maintenance_log, deleting
- * expired rows, taking the summary's dirty days) would wait with it,
- * forever in the worker, whose own lock_timeout is 0.  The step fails
- * instead and the next cycle tries again.  For run_maintenance() the
- * setting lasts for the cycle (a GUC nest level, returned; pass it to
- * AtEOXact_GUC); the worker's session keeps it (-1).
+ * The settings a cycle makes its own.  Every lock it waits for, it waits
+ * for at most sipcall.maintenance_lock_timeout (0: as long as it takes),
+ * or less when the caller's lock_timeout is shorter: a role that may write
+ * a table may also LOCK it and hold the lock, and a step's statement
+ * (reading system_config, writing maintenance_log, deleting expired rows,
+ * taking the summary's dirty days) would wait with it, forever in the
+ * worker, whose own lock_timeout is 0.  The step fails instead and the
+ * next cycle tries again.  And exit_on_error is off, which the database's
+ * owner may have turned on for every session (pg_cron's included): a
+ * failing step would end the session instead of that step.  For
+ * run_maintenance() the settings last for the cycle (a GUC nest level,
+ * returned; pass it to AtEOXact_GUC); the worker's session keeps them (-1;
+ * sipcall_worker_pin_settings() has set exit_on_error already).
  */
 static int
-cycle_lock_timeout(SipcallStepIsolation iso)
+cycle_settings(SipcallStepIsolation iso)
 {
 	char	   *value = psprintf("%d", sipcall_maintenance_lock_timeout);
 	int			nestlevel;
@@ -208,7 +213,12 @@ cycle_lock_timeout(SipcallStepIsolation iso)
 		return -1;
 	}
 	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("lock_timeout", value, PGC_SUSET, PGC_S_SESSION,
+	if (LockTimeout == 0 ||
+		(sipcall_maintenance_lock_timeout > 0 &&
+		 sipcall_maintenance_lock_timeout < LockTimeout))
+		(void) set_config_option("lock_timeout", value, PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("exit_on_error", "off", PGC_SUSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	return nestlevel;
 }
@@ -711,7 +721,7 @@ sipcall_maintenance_cycle(SipcallStepIsolation iso, const char *run_by,
 	*error = NULL;
 	if (!lock_try(iso == SIPCALL_STEP_TRANSACTION))
 		return NULL;
-	nestlevel = cycle_lock_timeout(iso);
+	nestlevel = cycle_settings(iso);
 
 	log_id = log_cycle_start(iso, run_by, started);
 	MemoryContextSwitchTo(cxt);
