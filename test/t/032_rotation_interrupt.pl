@@ -8,12 +8,14 @@
 # passes them through a table (COPY data is not logged) and a DO block
 # that reads them from there.
 #
-# 20,000 calls in four monthly partitions (5,000 each), both numbers under
-# k1, half as envelopes and half as pgcrypto OpenPGP messages, rotated 500
+# 4,000 calls in four monthly partitions (1,000 each), both numbers under
+# k1, half as envelopes and half as pgcrypto OpenPGP messages, rotated 100
 # rows a batch.  To interrupt a run at a known point, another session holds
-# a row lock on one call (the 2,601st of the third partition by primary
+# a row lock on one call (the 521st of the third partition by primary
 # key): the run commits the batches before it and waits in the batch that
-# holds it, with 2 * (5,000 + 5,000 + 2,500) = 25,000 values converted.
+# holds it, with 2 * (1,000 + 1,000 + 500) = 5,000 values converted.
+# (At debug5 every OpenPGP attempt logs its subtransaction with the batch
+# statement as context, about 10 kB a value: the size is kept small.)
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -27,10 +29,10 @@ my %key = (
 	k1 => 'rot-secret-k1-9f3a',
 	k2 => 'rot-secret-k2-4c7e',
 	k3 => 'rot-secret-k3-b81d');
-my $n_calls = 20000;
+my $n_calls = 4000;
 my $n_values = 2 * $n_calls;
-my $batch = 500;
-my $at_lock = 2 * (5000 + 5000 + 2500);
+my $batch = 100;
+my $at_lock = 2 * (1000 + 1000 + 500);
 
 my $node = new_node('rotation');
 $node->append_conf('postgresql.conf', q{
@@ -63,7 +65,7 @@ SELECT n, gen_random_uuid() AS id,
          + interval '10 days' + (n / 4) * interval '1 minute' AS initiated_at,
        '+4915' || lpad(n::text, 9, '0') AS dest,
        '+4930' || lpad(n::text, 7, '0') AS caller
-  FROM generate_series(1, 20000) n;
+  FROM generate_series(1, 4000) n;
 INSERT INTO sipcall.calls (id, user_id, initiated_at, call_uuid, status,
                            destination_number_enc, caller_id_enc)
 SELECT p.id, p.user_id, p.initiated_at, 'rot-' || p.n, 'completed',
@@ -107,15 +109,15 @@ END $f$;
 is($node->safe_psql('postgres', q{
 	SELECT string_agg(n::text, ',' ORDER BY p)
 	  FROM (SELECT tableoid::regclass::text AS p, count(*) AS n FROM sipcall.calls GROUP BY 1) s}),
-	'5000,5000,5000,5000', '20,000 calls in four monthly partitions');
+	'1000,1000,1000,1000', '4,000 calls in four monthly partitions');
 my %id = map { $_ => $node->safe_psql('postgres',
 		"SELECT sipcall.key_id(k) FROM rot_keys WHERE name = '$_'") } sort keys %key;
 is($node->safe_psql('postgres', q{
 	SELECT string_agg(column_name || ' ' || format || ' ' || coalesce(key_id, '-') || ' ' || "values",
 	                  ', ' ORDER BY column_name, format)
 	  FROM sipcall.key_inventory()}),
-	"caller_id_enc envelope $id{k1} 10000, caller_id_enc openpgp - 10000, "
-	  . "destination_number_enc envelope $id{k1} 10000, destination_number_enc openpgp - 10000",
+	"caller_id_enc envelope $id{k1} 2000, caller_id_enc openpgp - 2000, "
+	  . "destination_number_enc envelope $id{k1} 2000, destination_number_enc openpgp - 2000",
 	'half envelopes, half OpenPGP messages, all under k1');
 
 # the keys from the table, never in a statement's text
@@ -152,7 +154,7 @@ sub under_key
 }
 
 # rot_mismatches with the keys named; not the code under test, and its
-# 20,000 subtransactions would fill the log at debug5
+# 4,000 subtransactions would fill the log at debug5
 sub mismatches
 {
 	my ($names) = @_;
@@ -171,7 +173,7 @@ sub interrupted_rotation
 		SELECT p FROM (SELECT DISTINCT tableoid::regclass::text AS p FROM sipcall.calls) s
 		 ORDER BY p OFFSET 2 LIMIT 1});
 	my $victim_id = $node->safe_psql('postgres',
-		"SELECT id FROM $part ORDER BY id, initiated_at, user_id OFFSET 2600 LIMIT 1");
+		"SELECT id FROM $part ORDER BY id, initiated_at, user_id OFFSET 520 LIMIT 1");
 	my $lock = $node->background_psql('postgres');
 	my $lock_pid = $lock->query_safe('SELECT pg_backend_pid()');
 	$lock->query_safe(
@@ -263,7 +265,7 @@ $node->safe_psql('postgres', q{
 	 WHERE k.name = 'k2' AND p.n % 3 = 0
 	   AND (p.id, p.initiated_at, p.user_id) = (c.id, c.initiated_at, c.user_id)});
 is($node->safe_psql('postgres', q{SELECT sum("values") FROM sipcall.key_inventory() WHERE format = 'openpgp'}),
-	2 * 6666, 'a third of the calls as OpenPGP messages under k2');
+	2 * 1333, 'a third of the calls as OpenPGP messages under k2');
 
 interrupted_rotation('k2', 'k3', 'crash', sub {
 	my ($pid, $rot, $lock) = @_;
