@@ -78,6 +78,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/indexing.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -1162,6 +1163,25 @@ pgp_try_key(Datum data, Datum key, Oid collation, Datum *result)
 		return false;
 	*result = t.result;
 	return true;
+}
+
+/*
+ * For key rotation (rotation.c): an OpenPGP message decrypted with key as
+ * decrypt_data would (an empty key is 22023), into *result; false instead
+ * of 39000 when the key is the wrong one.
+ */
+bool
+sipcall_pgp_try_decrypt(Datum data, Datum key, Datum *result)
+{
+	text	   *k = DatumGetTextPP(key);
+
+	check_key(VARSIZE_ANY_EXHDR(k));
+	if ((Pointer) k != DatumGetPointer(key))
+	{
+		OPENSSL_cleanse(k, VARSIZE_ANY(k));
+		pfree(k);
+	}
+	return pgp_try_key(data, key, DEFAULT_COLLATION_OID, result);
 }
 
 /*

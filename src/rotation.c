@@ -9,16 +9,21 @@
  * "leave it alone".  An envelope is under old_key when its key identifier
  * is key_id(old_key), which costs no decryption; an OpenPGP message of
  * pgcrypto has no identifier, so it is under old_key when decrypting it
- * with old_key succeeds.  That attempt runs in an internal subtransaction,
- * so that a wrong key (39000) is caught cleanly; any other error goes on
- * up.  The procedure itself (src/sql/45_rotation.sql) does the batching,
+ * with old_key succeeds.  That attempt is crypto.c's
+ * sipcall_pgp_try_decrypt(), the one decrypt_data(bytea, text[]) makes per
+ * key, in an internal subtransaction, so that a wrong key (39000) is
+ * caught cleanly; any other error goes on up.  The procedure itself (src/sql/45_rotation.sql) does the batching,
  * the conditional UPDATEs and the bookkeeping.
  *
- * The decryption and encryption are those of decrypt_data and
- * encrypt_data (crypto.c), called through the function manager with
+ * The envelope decryption and the encryption are those of decrypt_data
+ * and encrypt_data (crypto.c), called through the function manager with
  * FmgrInfos of our own kept for the life of the backend, so that their
  * version checks and caches work as for a SQL call.  The plaintext
  * between the two is wiped on every way out, errors included.
+ *
+ * Calls: crypto.c (encrypt_data, decrypt_data and key_id through the
+ * function manager; sipcall_pgp_try_decrypt), envelope.c (the format),
+ * version.c (reencrypt's guard).
  *
  * Copyright (c) 2026, the sipcall authors
  *
@@ -58,15 +63,6 @@ typedef struct RotationFns
 	FmgrInfo	key_id;
 } RotationFns;
 
-/* what pgp_try_decrypt hands to pgp_decrypt_step */
-typedef struct PgpAttempt
-{
-	RotationFns *fns;
-	Datum		value;
-	Datum		old_key;
-	text	   *plain;
-} PgpAttempt;
-
 /*---- static state ----*/
 
 static RotationFns rotation_fmgr;
@@ -90,8 +86,6 @@ static void init_fn(FmgrInfo *fn, PGFunction addr, short nargs,
 static bool under_key_envelope(RotationFns *fns, const uint8 *buf,
 							   size_t len, Datum old_key);
 static void forget_last_key(void);
-static void pgp_decrypt_step(void *arg);
-static text *pgp_try_decrypt(RotationFns *fns, Datum value, Datum old_key);
 static void wipe_plain(text *plain);
 static Datum encrypt_wiping(RotationFns *fns, text *plain, Datum new_key);
 
@@ -180,37 +174,6 @@ forget_last_key(void)
 	last_key_len = 0;
 }
 
-static void
-pgp_decrypt_step(void *arg)
-{
-	PgpAttempt *a = (PgpAttempt *) arg;
-
-	a->plain = DatumGetTextPP(FunctionCall2Coll(&a->fns->decrypt,
-												DEFAULT_COLLATION_OID,
-												a->value, a->old_key));
-}
-
-/*
- * Decrypt an OpenPGP message with old_key inside a subtransaction; NULL
- * when the key is wrong (39000), which is what tells a message under
- * another key.  Every other error is raised again.
- */
-static text *
-pgp_try_decrypt(RotationFns *fns, Datum value, Datum old_key)
-{
-	static const int wrong_key[] = {ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION};
-	PgpAttempt	a;
-
-	a.fns = fns;
-	a.value = value;
-	a.old_key = old_key;
-	a.plain = NULL;
-	if (!sipcall_try_in_subxact(pgp_decrypt_step, &a, wrong_key,
-								lengthof(wrong_key)))
-		return NULL;
-	return a.plain;
-}
-
 /* wipe and free a plaintext */
 static void
 wipe_plain(text *plain)
@@ -261,6 +224,7 @@ sipcall_reencrypt(PG_FUNCTION_ARGS)
 	size_t		len = VARSIZE_ANY_EXHDR(value);
 	RotationFns *fns;
 	text	   *plain = NULL;
+	Datum		decrypted;
 
 	sipcall_require_version(fcinfo, SIPCALL_VERSION_1_1);
 	fns = rotation_fns();
@@ -280,9 +244,11 @@ sipcall_reencrypt(PG_FUNCTION_ARGS)
 													 old_key));
 			break;
 		case SIPCALL_FORMAT_OPENPGP:
-			plain = pgp_try_decrypt(fns, PointerGetDatum(value), old_key);
-			if (plain == NULL)
+			/* the wrong key (39000) tells a message under another key */
+			if (!sipcall_pgp_try_decrypt(PointerGetDatum(value), old_key,
+										 &decrypted))
 				PG_RETURN_NULL();
+			plain = DatumGetTextPP(decrypted);
 			break;
 		case SIPCALL_FORMAT_UNKNOWN:
 			PG_RETURN_NULL();

@@ -139,6 +139,7 @@ extern int32 sipcall_retention_cleanup(SipcallManagedTable table,
 
 extern void sipcall_crypto_init(void);
 extern void sipcall_crypto_act_for(Oid role);
+extern bool sipcall_pgp_try_decrypt(Datum data, Datum key, Datum *result);
 
 /*---- rowcount.c: exact row counts ----*/
 
