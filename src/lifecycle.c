@@ -109,8 +109,9 @@ lock_for_attach_in_time(SipcallManagedTable table)
 	Oid			defpart = get_default_partition_oid(parent);
 	Relation	rel = relation_open(parent, NoLock);
 	List	   *fkeys = RelationGetFKeyList(rel);
-	Oid		   *referenced = palloc(sizeof(Oid) * (list_length(fkeys) + 1));
-	int			nreferenced = 0;
+	Oid		   *relids = palloc(sizeof(Oid) * (list_length(fkeys) + 1));
+	LOCKMODE   *modes = palloc(sizeof(LOCKMODE) * (list_length(fkeys) + 1));
+	int			nrels = 0;
 	bool		locked;
 	ListCell   *lc;
 
@@ -119,17 +120,25 @@ lock_for_attach_in_time(SipcallManagedTable table)
 		Oid			confrelid = lfirst_node(ForeignKeyCacheInfo, lc)->confrelid;
 		int			i;
 
-		for (i = 0; i < nreferenced && referenced[i] != confrelid; i++)
+		for (i = 0; i < nrels && relids[i] != confrelid; i++)
 			;
-		if (i == nreferenced)
-			referenced[nreferenced++] = confrelid;
+		if (i == nrels)
+		{
+			relids[nrels] = confrelid;
+			modes[nrels++] = ShareRowExclusiveLock;
+		}
 	}
 	relation_close(rel, NoLock);
+	if (OidIsValid(defpart))
+	{
+		relids[nrels] = defpart;
+		modes[nrels++] = AccessExclusiveLock;
+	}
 
-	locked = sipcall_lock_in_time(referenced, nreferenced, ShareRowExclusiveLock) &&
-		(!OidIsValid(defpart) ||
-		 sipcall_lock_in_time(&defpart, 1, AccessExclusiveLock));
-	pfree(referenced);
+	/* all or none: a lock kept after a later one failed would still queue */
+	locked = sipcall_lock_all_in_time(relids, modes, nrels);
+	pfree(relids);
+	pfree(modes);
 	if (!locked)
 		ereport(LOG,
 				(errmsg("sipcall: could not lock what attaching a partition of \"%s\" needs within sipcall.lock_timeout, its missing partitions are made by a later cycle",

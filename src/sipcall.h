@@ -64,6 +64,8 @@ extern void sipcall_report_and_abort(void);
 extern bool sipcall_try_in_subxact(void (*fn) (void *arg), void *arg,
 								   const int *codes, int ncodes);
 extern bool sipcall_lock_in_time(Oid *relids, int nrels, LOCKMODE mode);
+extern bool sipcall_lock_all_in_time(const Oid *relids, const LOCKMODE *modes,
+									 int nrels);
 /* how a maintenance step waits for the first lock it takes on a table */
 typedef enum SipcallLockWait
 {

@@ -305,12 +305,12 @@ sipcall_try_in_subxact(void (*fn) (void *arg), void *arg,
 	return ok;
 }
 
-/* what sipcall_lock_in_time() locks, for lock_relations() */
+/* what sipcall_lock_all_in_time() locks, for lock_relations() */
 typedef struct LockRequest
 {
-	Oid		   *relids;
+	const Oid  *relids;
+	const LOCKMODE *modes;
 	int			nrels;
-	LOCKMODE	mode;
 } LockRequest;
 
 /* take the locks of a LockRequest, waiting at most sipcall.lock_timeout */
@@ -326,29 +326,45 @@ lock_relations(void *arg)
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
 	for (i = 0; i < req->nrels; i++)
-		LockRelationOid(req->relids[i], req->mode);
+		LockRelationOid(req->relids[i], req->modes[i]);
 	AtEOXact_GUC(true, nestlevel);
 }
 
 /*
- * Take mode on every relation of relids, waiting at most
- * sipcall.lock_timeout for each.  The locks are taken in a subtransaction:
- * on success they stay with the transaction and true is returned; when one
- * cannot be had in time (or the wait ends in a deadlock) none is kept and
- * false is returned.  Any other error, a cancel included, propagates.
+ * Take modes[i] on relids[i], for each i in order, waiting at most
+ * sipcall.lock_timeout for each.  The locks are taken in one
+ * subtransaction: on success they stay with the transaction and true is
+ * returned; when one cannot be had in time (or the wait ends in a
+ * deadlock) none is kept, those already taken included, and false is
+ * returned.  Any other error, a cancel included, propagates.
  */
 bool
-sipcall_lock_in_time(Oid *relids, int nrels, LOCKMODE mode)
+sipcall_lock_all_in_time(const Oid *relids, const LOCKMODE *modes, int nrels)
 {
 	static const int not_in_time[] = {ERRCODE_LOCK_NOT_AVAILABLE,
 	ERRCODE_T_R_DEADLOCK_DETECTED};
 	LockRequest req;
 
 	req.relids = relids;
+	req.modes = modes;
 	req.nrels = nrels;
-	req.mode = mode;
 	return sipcall_try_in_subxact(lock_relations, &req, not_in_time,
 								  lengthof(not_in_time));
+}
+
+/* sipcall_lock_all_in_time() with one mode for every relation */
+bool
+sipcall_lock_in_time(Oid *relids, int nrels, LOCKMODE mode)
+{
+	LOCKMODE   *modes = palloc(sizeof(LOCKMODE) * Max(nrels, 1));
+	bool		locked;
+	int			i;
+
+	for (i = 0; i < nrels; i++)
+		modes[i] = mode;
+	locked = sipcall_lock_all_in_time(relids, modes, nrels);
+	pfree(modes);
+	return locked;
 }
 
 /*
