@@ -482,3 +482,18 @@ REVOKE ALL ON FUNCTION @extschema@.drop_guard() FROM PUBLIC;
 CREATE EVENT TRIGGER sipcall_drop_guard ON ddl_command_start
     EXECUTE FUNCTION @extschema@.drop_guard();
 ALTER EVENT TRIGGER sipcall_drop_guard ENABLE ALWAYS;
+
+/*
+ *---- the triggers on the path of every insert: calls_keys_trigger is C,
+ * and neither C trigger sets search_path per row (15_call_keys.sql)
+ */
+
+CREATE OR REPLACE FUNCTION @extschema@.calls_keys_trigger()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'sipcall_calls_keys';
+
+CREATE OR REPLACE FUNCTION @extschema@.call_events_fill_trigger()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'sipcall_call_events_fill';

@@ -146,6 +146,34 @@ SELECT sipcall.schedule_maintenance();
 SELECT sipcall.unschedule_maintenance();
 \set VERBOSITY default
 
+-- still with the hostile search_path, a call and an event by hand, then
+-- every kind of change to the call's keys: the C triggers on calls and
+-- call_events run their statements in this session and must resolve no
+-- look-alike
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, call_uuid, initiated_at)
+VALUES ('10000000-0000-0000-0000-000000000005', '00000000-0000-0000-0000-0000000000a1',
+        '\x01', 'fs-5', '2001-06-15 10:00+00');
+INSERT INTO sipcall.call_events (call_id, event_type, "timestamp")
+VALUES ('10000000-0000-0000-0000-000000000005', 'CHANNEL_CREATE', '2001-06-15 10:00+00');
+UPDATE sipcall.calls SET call_uuid = 'fs-5b', user_id = '00000000-0000-0000-0000-0000000000b2'
+ WHERE id OPERATOR(pg_catalog.=) '10000000-0000-0000-0000-000000000005';
+UPDATE sipcall.calls SET id = '10000000-0000-0000-0000-000000000006'
+ WHERE id OPERATOR(pg_catalog.=) '10000000-0000-0000-0000-000000000005';
+UPDATE sipcall.calls SET initiated_at = '2001-05-15 10:00+00'
+ WHERE id OPERATOR(pg_catalog.=) '10000000-0000-0000-0000-000000000006';
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, call_uuid, initiated_at)
+VALUES ('10000000-0000-0000-0000-000000000007', '00000000-0000-0000-0000-0000000000a1',
+        '\x01', 'fs-5b', '2001-06-16 10:00+00');
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, call_uuid, initiated_at)
+VALUES ('10000000-0000-0000-0000-000000000006', '00000000-0000-0000-0000-0000000000a1',
+        '\x01', 'fs-6', '2001-06-16 10:00+00');
+SELECT k.id, k.call_uuid, k.user_id, k.initiated_at OPERATOR(pg_catalog.=) '2001-05-15 10:00+00' AS moved,
+       e.user_id AS event_user, c.tableoid::pg_catalog.regclass AS partition
+  FROM sipcall.call_keys k
+  JOIN sipcall.calls c ON c.id OPERATOR(pg_catalog.=) k.id
+  LEFT JOIN sipcall.call_events e ON e.call_id OPERATOR(pg_catalog.=) k.id
+ WHERE k.id OPERATOR(pg_catalog.=) ANY ('{10000000-0000-0000-0000-000000000005,10000000-0000-0000-0000-000000000006}');
+
 -- the application erases a user (as the extension owner, inside)
 \c regress_sec regress_hostile
 SET search_path = public, pg_catalog, sipcall;

@@ -189,7 +189,6 @@ COMMENT ON COLUMN @extschema@.call_events.user_id IS
 CREATE FUNCTION @extschema@.call_events_fill_trigger()
 RETURNS trigger
 LANGUAGE c
-SET search_path = pg_catalog, @extschema@, pg_temp
 AS 'MODULE_PATHNAME', 'sipcall_call_events_fill';
 
 COMMENT ON FUNCTION @extschema@.call_events_fill_trigger() IS
