@@ -1,0 +1,25 @@
+-- bench/call_insert_ev10_multi.sql: bench/call_insert_ev10.sql with the ten events
+-- as ONE multi-row INSERT, in one transaction with the call.
+-- Written against the seed's columns only, like bench/call_insert.sql, so the
+-- same text runs on both databases; the key is a bind parameter.
+\set u random(1, :users)
+\set n random(0, 9999999999)
+BEGIN;
+INSERT INTO calls (user_id, destination_number_enc, caller_id_enc, call_uuid, status)
+VALUES (('00000000-0000-4000-8000-' || lpad(:u::text, 12, '0'))::uuid,
+        encrypt_data('+4915' || lpad(:n::text, 10, '0'), :key),
+        encrypt_data('+4930' || lpad(:u::text, 10, '0'), :key),
+        gen_random_uuid()::text, 'initiated')
+RETURNING id AS call_id \gset
+INSERT INTO call_events (call_id, event_type, event_data)
+VALUES (:call_id, 'CHANNEL_CREATE', '{"codec": "OPUS"}'),
+       (:call_id, 'CHANNEL_PROGRESS', '{"codec": "OPUS"}'),
+       (:call_id, 'CHANNEL_PROGRESS_MEDIA', '{"codec": "OPUS"}'),
+       (:call_id, 'CHANNEL_ANSWER', '{"codec": "OPUS"}'),
+       (:call_id, 'DTMF', '{"dtmf_digit": "1"}'),
+       (:call_id, 'DTMF', '{"dtmf_digit": "2"}'),
+       (:call_id, 'CHANNEL_HOLD', '{"codec": "OPUS"}'),
+       (:call_id, 'CHANNEL_UNHOLD', '{"codec": "OPUS"}'),
+       (:call_id, 'CHANNEL_BRIDGE', '{"codec": "OPUS"}'),
+       (:call_id, 'CHANNEL_HANGUP', '{"sip_hangup_cause": "NORMAL_CLEARING"}');
+END;
