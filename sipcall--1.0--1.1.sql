@@ -107,7 +107,10 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.key_rotations_id_seq', '
  * Partitions are visited one at a time (a dropped one is skipped), each
  * paged through by its primary key.  A batch is one statement: read
  * batch_size rows, re-encrypt, update each row only where both columns
- * still hold what was read.  A row changed meanwhile is left to its
+ * still hold what was read.  The update finds its rows by the ctids read
+ * (a TID scan of the batch, not a join with the whole partition); a row
+ * updated meanwhile has a new ctid and so counts as changed.  A row
+ * changed meanwhile is left to its
  * writer (an UPDATE waits for a writer still at work, then sees the new
  * version) and revisited once at the end of its partition.
  */
@@ -119,7 +122,7 @@ DECLARE
     -- one batch: %1$s the partition, %2$s which of its rows
     batch_sql  CONSTANT pg_catalog.text := $batch$
 WITH batch AS MATERIALIZED (
-    SELECT t.id, t.initiated_at, t.user_id,
+    SELECT t.ctid AS tid, t.id, t.initiated_at, t.user_id,
            t.destination_number_enc AS d0, t.caller_id_enc AS c0
       FROM %1$s t %2$s),
 conv AS MATERIALIZED (
@@ -131,7 +134,9 @@ upd AS (
        SET destination_number_enc = COALESCE(v.d1, v.d0),
            caller_id_enc = COALESCE(v.c1, v.c0)
       FROM conv v
-     WHERE t.id OPERATOR(pg_catalog.=) v.id
+     WHERE t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT c.tid FROM conv c))
+       AND t.ctid OPERATOR(pg_catalog.=) v.tid
+       AND t.id OPERATOR(pg_catalog.=) v.id
        AND t.initiated_at OPERATOR(pg_catalog.=) v.initiated_at
        AND t.user_id OPERATOR(pg_catalog.=) v.user_id
        AND (v.d1 IS NOT NULL OR v.c1 IS NOT NULL)
@@ -497,3 +502,9 @@ CREATE OR REPLACE FUNCTION @extschema@.call_events_fill_trigger()
 RETURNS trigger
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'sipcall_call_events_fill';
+
+DROP TRIGGER calls_keys ON @extschema@.calls;
+CREATE TRIGGER calls_keys
+    BEFORE INSERT OR UPDATE OF id, call_uuid, user_id, initiated_at
+    ON @extschema@.calls
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.calls_keys_trigger();

@@ -40,8 +40,13 @@ COMMENT ON FUNCTION @extschema@.calls_keys_trigger() IS
 
 REVOKE ALL ON FUNCTION @extschema@.calls_keys_trigger() FROM PUBLIC;
 
+/*
+ * Only an UPDATE that sets a registry column can change one: the others
+ * (a status, a duration, a re-encrypted number) do not fire the trigger.
+ */
 CREATE TRIGGER calls_keys
-    BEFORE INSERT OR UPDATE ON @extschema@.calls
+    BEFORE INSERT OR UPDATE OF id, call_uuid, user_id, initiated_at
+    ON @extschema@.calls
     FOR EACH ROW EXECUTE FUNCTION @extschema@.calls_keys_trigger();
 
 CREATE FUNCTION @extschema@.calls_forget_trigger()
