@@ -66,6 +66,18 @@ SET session_replication_role = replica;
 -- a superuser may still drop sipcall, also by a cascade
 \c regress_sipcall_dg :dg_admin
 SELECT sipcall.drop_guard();
+-- but nobody renames sipcall's schema: the database's owner could then
+-- make a new schema sipcall whose tables sipcall's code would write to
+\set VERBOSITY default
+ALTER SCHEMA sipcall RENAME TO sipcall_moved;
+\set VERBOSITY terse
+SELECT n.nspname FROM pg_namespace n JOIN pg_extension e ON e.extnamespace = n.oid
+ WHERE e.extname = 'sipcall';
+-- other changes to the schema, and renames of other schemas, go on
+ALTER SCHEMA sipcall OWNER TO CURRENT_USER;
+CREATE SCHEMA dg_other;
+ALTER SCHEMA dg_other RENAME TO dg_other2;
+DROP SCHEMA dg_other2;
 BEGIN;
 DROP SCHEMA public CASCADE;
 SELECT count(*) AS left_over FROM pg_extension WHERE extname IN ('pgcrypto', 'sipcall');

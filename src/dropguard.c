@@ -28,7 +28,14 @@
  * whose only work is that calling it loads the library first
  * (95_drop_guard.sql).
  *
- * Calls: nothing of sipcall's.
+ * The same hook keeps sipcall's schema named sipcall (OAT_POST_ALTER of
+ * the schema, for everyone, superusers too).  The extension is not
+ * relocatable: its SQL and C name their objects "sipcall.…", so after a
+ * rename those names would resolve to whatever schema the database's
+ * owner then creates under the old name, and a superuser's next insert of
+ * a call would run that schema's triggers with a superuser's rights.
+ *
+ * Calls: util.c (sipcall's schema).
  *
  * Copyright (c) 2026, the sipcall authors
  *
@@ -39,12 +46,19 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_namespace.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "sipcall.h"
 
@@ -54,6 +68,8 @@ static object_access_hook_type prev_object_access_hook = NULL;
 
 static void drop_guard_hook(ObjectAccessType access, Oid classId,
 							Oid objectId, int subId, void *arg);
+static void refuse_drop(Oid extoid);
+static void refuse_schema_rename(Oid nspoid);
 
 /* Called by _PG_init. */
 void
@@ -67,14 +83,24 @@ static void
 drop_guard_hook(ObjectAccessType access, Oid classId, Oid objectId,
 				int subId, void *arg)
 {
-	char	   *name;
-
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
 
-	if (access != OAT_DROP || classId != ExtensionRelationId || superuser())
+	if (access == OAT_DROP && classId == ExtensionRelationId)
+		refuse_drop(objectId);
+	else if (access == OAT_POST_ALTER && classId == NamespaceRelationId)
+		refuse_schema_rename(objectId);
+}
+
+/* the extension extoid is about to be dropped */
+static void
+refuse_drop(Oid extoid)
+{
+	char	   *name;
+
+	if (superuser())
 		return;
-	name = get_extension_name(objectId);
+	name = get_extension_name(extoid);
 	if (name == NULL || strcmp(name, SIPCALL_EXTENSION_NAME) != 0)
 		return;
 	ereport(ERROR,
@@ -83,6 +109,42 @@ drop_guard_hook(ObjectAccessType access, Oid classId, Oid objectId,
 					SIPCALL_EXTENSION_NAME),
 			 errdetail("This statement would drop sipcall, and every call record with it, because it drops an object that sipcall depends on."),
 			 errhint("Leave out CASCADE, or ask a superuser.")));
+}
+
+/*
+ * The schema nspoid has just been altered: if it is sipcall's, its new
+ * name (the row as this command left it, which only SnapshotSelf sees
+ * before the next command) must still be sipcall.
+ */
+static void
+refuse_schema_rename(Oid nspoid)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	bool		renamed = false;
+
+	if (nspoid != sipcall_extension_schema(SIPCALL_EXTENSION_NAME))
+		return;
+	rel = table_open(NamespaceRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_namespace_oid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(nspoid));
+	scan = systable_beginscan(rel, NamespaceOidIndexId, true, SnapshotSelf,
+							  1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		renamed = strcmp(NameStr(((Form_pg_namespace) GETSTRUCT(tuple))->nspname),
+						 SIPCALL_EXTENSION_NAME) != 0;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (renamed)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("schema \"%s\" of extension \"%s\" cannot be renamed",
+						SIPCALL_EXTENSION_NAME, SIPCALL_EXTENSION_NAME),
+				 errdetail("sipcall is not relocatable: its functions and triggers name their objects by the schema name \"%s\".",
+						   SIPCALL_EXTENSION_NAME)));
 }
 
 /*
