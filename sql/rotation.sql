@@ -93,9 +93,19 @@ CALL sipcall.rotate_key('rot-key-nothing', 'rot-key-two');
 SELECT values_converted, values_skipped, conflicts, errors, status
   FROM sipcall.key_rotations ORDER BY id DESC LIMIT 1;
 
--- k1 -> k2, two rows a batch: several commits
+-- batch_size and duty out of range: 22023, before anything is written
+\set VERBOSITY sqlstate
+CALL sipcall.rotate_key('rot-key-one', 'rot-key-two', 0);
+CALL sipcall.rotate_key('rot-key-one', 'rot-key-two', 2, 0);
+CALL sipcall.rotate_key('rot-key-one', 'rot-key-two', 2, 1.5);
+CALL sipcall.rotate_key('rot-key-one', 'rot-key-two', 2, NULL);
+\set VERBOSITY default
+SELECT count(*) AS runs FROM sipcall.key_rotations;
+
+-- k1 -> k2, two rows a batch: several commits; working half the time
+-- (a sleep after each batch as long as the batch) changes nothing else
 CREATE TABLE regress_before AS SELECT * FROM sipcall.calls;
-CALL sipcall.rotate_key('rot-key-one', 'rot-key-two', 2);
+CALL sipcall.rotate_key('rot-key-one', 'rot-key-two', 2, 0.5);
 UPDATE regress_plain SET key = 'k2' WHERE key = 'k1';
 SELECT * FROM regress_inventory;
 SELECT * FROM regress_check;

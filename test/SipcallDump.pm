@@ -132,7 +132,7 @@ SELECT sipcall.refresh_daily_summary();
 	# since 1.1: a key rotation's progress row (and its audit row); a CALL
 	# that commits must be a statement of its own
 	if ($node->safe_psql($db,
-			q{SELECT to_regprocedure('sipcall.rotate_key(text,text,integer)') IS NOT NULL}) eq 't')
+			q{SELECT to_regprocedure('sipcall.rotate_key(text,text,integer,real)') IS NOT NULL}) eq 't')
 	{
 		$node->safe_psql($db, qq{
 SET client_min_messages = warning;

@@ -67,7 +67,8 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.key_rotations_id_seq', '
  * version) and revisited once at the end of its partition.
  */
 CREATE PROCEDURE @extschema@.rotate_key(old_key text, new_key text,
-                                         batch_size integer DEFAULT 1000)
+                                         batch_size integer DEFAULT 1000,
+                                         duty real DEFAULT 1)
 LANGUAGE plpgsql
 AS $rotate$
 DECLARE
@@ -197,10 +198,16 @@ $batch$;
     n_errors   bigint := 0;
     left_over  bigint := 0;
     n_updated  bigint := 0;
+    batch_start pg_catalog.timestamptz;
 BEGIN
     IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 THEN
         RAISE EXCEPTION 'batch_size must be at least 1'
             USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF duty IS NULL OR NOT (duty OPERATOR(pg_catalog.>) 0 AND duty OPERATOR(pg_catalog.<=) 1) THEN
+        RAISE EXCEPTION 'duty must be more than 0 and at most 1'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'duty is the share of the time the rotation works: 0.5 sleeps as long after each batch as the batch took.';
     END IF;
     IF old_key IS NULL OR new_key IS NULL THEN
         RAISE EXCEPTION 'old_key and new_key must not be null'
@@ -236,6 +243,7 @@ BEGIN
         revisit := false;
         pos := 1;
         LOOP
+            batch_start := pg_catalog.clock_timestamp();
             IF pg_catalog.to_regclass(part) IS NULL THEN
                 RAISE NOTICE 'partition % is gone, going on with the next one', part;
                 EXIT;
@@ -341,6 +349,13 @@ BEGIN
                 pg_catalog.round((visited::numeric OPERATOR(pg_catalog./)
                     GREATEST(pg_catalog.date_part('epoch',
                         pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started), 0.001)::numeric));
+            IF duty OPERATOR(pg_catalog.<) 1 THEN
+                -- leave the machine to the app for (1 - duty) of the time
+                PERFORM pg_catalog.pg_sleep(pg_catalog.date_part('epoch',
+                            pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) batch_start)
+                        OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) duty)
+                        OPERATOR(pg_catalog./) duty);
+            END IF;
 
             IF NOT revisit AND b_rows OPERATOR(pg_catalog.<) batch_size THEN
                 -- the end of the partition: now the rows that were busy
@@ -379,10 +394,10 @@ BEGIN
 END
 $rotate$;
 
-COMMENT ON PROCEDURE @extschema@.rotate_key(text, text, integer) IS
+COMMENT ON PROCEDURE @extschema@.rotate_key(text, text, integer, real) IS
     'Re-encrypts every number under old_key under new_key, committing every batch_size rows; resumable and idempotent; pass keys as bind parameters';
 
-REVOKE ALL ON PROCEDURE @extschema@.rotate_key(text, text, integer) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE @extschema@.rotate_key(text, text, integer, real) FROM PUBLIC;
 
 /*
  * key_inventory: how many values per column, format and key id.  The
