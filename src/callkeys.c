@@ -87,7 +87,8 @@ static SPIPlanPtr add_plan = NULL;
 static SPIPlanPtr same_plan = NULL;
 
 static void call_keys_of(HeapTuple tuple, TupleDesc desc, CallKeys *keys);
-static bool call_keys_equal(const CallKeys *a, const CallKeys *b, int att);
+static bool call_key_same(const CallKeys *a, const CallKeys *b, int att);
+static bool call_keys_same(const CallKeys *a, const CallKeys *b);
 static void call_keys_add(const CallKeys *keys);
 static void call_keys_change(const CallKeys *old, const CallKeys *new);
 static uint64 run_kept(SPIPlanPtr *plan, const char *sql, const CallKeys *keys,
@@ -188,24 +189,29 @@ call_keys_of(HeapTuple tuple, TupleDesc desc, CallKeys *keys)
 }
 
 /*
- * a's column att IS NOT DISTINCT FROM b's, or every column when att < 0
- * (equal images are equal values for these types: none has a collation
- * that is not deterministic, or two images of one value)
+ * a's column att IS NOT DISTINCT FROM b's (equal images are equal values
+ * for these types: none has a collation that is not deterministic, or two
+ * images of one value)
  */
 static bool
-call_keys_equal(const CallKeys *a, const CallKeys *b, int att)
+call_key_same(const CallKeys *a, const CallKeys *b, int att)
+{
+	if (a->nulls[att] != b->nulls[att])
+		return false;
+	return a->nulls[att] == 'n' ||
+		datum_image_eq(a->values[att], b->values[att],
+					   call_key_columns[att].byval, call_key_columns[att].len);
+}
+
+/* every registry column of a IS NOT DISTINCT FROM b's */
+static bool
+call_keys_same(const CallKeys *a, const CallKeys *b)
 {
 	int			i;
 
-	for (i = (att < 0 ? 0 : att); i < (att < 0 ? CALL_KEY_NATTS : att + 1); i++)
-	{
-		if (a->nulls[i] != b->nulls[i])
+	for (i = 0; i < CALL_KEY_NATTS; i++)
+		if (!call_key_same(a, b, i))
 			return false;
-		if (a->nulls[i] == ' ' &&
-			!datum_image_eq(a->values[i], b->values[i],
-							call_key_columns[i].byval, call_key_columns[i].len))
-			return false;
-	}
 	return true;
 }
 
@@ -312,7 +318,7 @@ call_keys_change(const CallKeys *old, const CallKeys *new)
 	const CallKeys *const old_id[1] = {old};
 	const CallKeys *const move[3] = {new, new, old};
 
-	if (!call_keys_equal(old, new, KEY_ID))
+	if (!call_key_same(old, new, KEY_ID))
 	{
 		run_keys("UPDATE sipcall.call_keys SET call_uuid = NULL"
 				 " WHERE id OPERATOR(pg_catalog.=) $1",
@@ -329,7 +335,7 @@ call_keys_change(const CallKeys *old, const CallKeys *new)
 			 " SET call_uuid = $2, user_id = $3, initiated_at = $4"
 			 " WHERE id OPERATOR(pg_catalog.=) $1",
 			 CALL_KEY_NATTS, all_atts, all_new, SPI_OK_UPDATE);
-	if (!call_keys_equal(old, new, KEY_USER))
+	if (!call_key_same(old, new, KEY_USER))
 		run_keys("UPDATE sipcall.call_events SET user_id = $2"
 				 " WHERE call_id OPERATOR(pg_catalog.=) $1",
 				 2, id_user_atts, all_new, SPI_OK_UPDATE);
@@ -370,7 +376,7 @@ sipcall_calls_keys(PG_FUNCTION_ARGS)
 
 	call_keys_of(trigdata->tg_trigtuple, desc, &old);
 	call_keys_of(trigdata->tg_newtuple, desc, &new);
-	if (!call_keys_equal(&old, &new, -1))
+	if (!call_keys_same(&old, &new))
 	{
 		SPI_connect();
 		call_keys_change(&old, &new);
