@@ -35,14 +35,22 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
-#include "executor/tuptable.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/proc.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -86,15 +94,111 @@ typedef struct CallKeys
 static SPIPlanPtr add_plan = NULL;
 static SPIPlanPtr same_plan = NULL;
 
-static void call_keys_of(HeapTuple tuple, TupleDesc desc, CallKeys *keys);
+static void call_keys_of(TupleTableSlot *slot, CallKeys *keys);
+static void duplicate_id(const CallKeys *keys) pg_attribute_noreturn();
 static bool call_key_same(const CallKeys *a, const CallKeys *b, int att);
 static bool call_keys_same(const CallKeys *a, const CallKeys *b);
-static void call_keys_add(const CallKeys *keys);
+static void call_keys_add(Relation calls, const CallKeys *keys);
+static bool call_keys_add_plain(Relation rel, TupleDesc calls_desc,
+								const CallKeys *keys);
+static void call_keys_add_sql(const CallKeys *keys);
 static void call_keys_change(const CallKeys *old, const CallKeys *new);
 static uint64 run_kept(SPIPlanPtr *plan, const char *sql, const CallKeys *keys,
 					   int expected);
 static void run_keys(const char *sql, int nargs, const int *atts,
 					 const CallKeys *const *from, int expected);
+
+/*---- reading and writing call_keys without SQL ----*/
+
+/*
+ * Where this backend last wrote or found a call's registry row: the events
+ * of a call come right after it, mostly in the same transaction, and each
+ * asks for the call's user.  The address is used only in the
+ * subtransaction that found it, which holds a lock on call_keys since then
+ * (no VACUUM can truncate the page away), and only in the same file of
+ * call_keys (TRUNCATE, CLUSTER and VACUUM FULL make a new one).  What is
+ * there is still checked: the row must be visible to the snapshot and
+ * have the id, else the index is asked.  Since ids are unique, a visible
+ * row with the id is the one the index would find.
+ */
+static struct
+{
+	LocalTransactionId lxid;
+	SubTransactionId subxid;
+	Oid			relid;
+	Oid			relfilenode;
+	pg_uuid_t	id;
+	ItemPointerData tid;
+}			last_row;
+
+static void remember_row(Relation rel, Datum id, ItemPointer tid);
+static bool fetch_remembered(Relation rel, Datum id, Snapshot snapshot,
+							 TupleTableSlot *slot);
+static bool probe_row(Relation rel, Datum id, Snapshot snapshot,
+					  TupleTableSlot *slot);
+
+/* call_keys of schema nspoid, opened with lockmode */
+static Relation
+open_registry(Oid nspoid, LOCKMODE lockmode)
+{
+	Oid			relid = get_relname_relid("call_keys", nspoid);
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "sipcall.call_keys is missing");
+	return table_open(relid, lockmode);
+}
+
+static void
+remember_row(Relation rel, Datum id, ItemPointer tid)
+{
+	last_row.lxid = MyProc->lxid;
+	last_row.subxid = GetCurrentSubTransactionId();
+	last_row.relid = RelationGetRelid(rel);
+	last_row.relfilenode = rel->rd_node.relNode;
+	memcpy(&last_row.id, DatumGetUUIDP(id), UUID_LEN);
+	ItemPointerCopy(tid, &last_row.tid);
+}
+
+/* the registry row of call id, from where remember_row saw it */
+static bool
+fetch_remembered(Relation rel, Datum id, Snapshot snapshot,
+				 TupleTableSlot *slot)
+{
+	bool		isnull;
+	Datum		row_id;
+
+	if (last_row.lxid != MyProc->lxid ||
+		last_row.subxid != GetCurrentSubTransactionId() ||
+		last_row.relid != RelationGetRelid(rel) ||
+		last_row.relfilenode != rel->rd_node.relNode ||
+		memcmp(&last_row.id, DatumGetUUIDP(id), UUID_LEN) != 0)
+		return false;
+	if (!table_tuple_fetch_row_version(rel, &last_row.tid, snapshot, slot))
+		return false;
+	row_id = slot_getattr(slot, get_attnum(RelationGetRelid(rel), "id"),
+						  &isnull);
+	return !isnull && memcmp(DatumGetUUIDP(row_id), DatumGetUUIDP(id),
+							 UUID_LEN) == 0;
+}
+
+/* the registry row of call id, through the primary key's index */
+static bool
+probe_row(Relation rel, Datum id, Snapshot snapshot, TupleTableSlot *slot)
+{
+	Relation	idx;
+	ScanKeyData key;
+	IndexScanDesc scan;
+	bool		found;
+
+	idx = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, id);
+	scan = index_beginscan(rel, idx, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	index_close(idx, NoLock);
+	return found;
+}
 
 /*
  * Find the user of call call_id in call_keys (in schema nspoid).  Returns
@@ -103,35 +207,27 @@ static void run_keys(const char *sql, int nargs, const int *atts,
 bool
 sipcall_call_keys_user(Oid nspoid, Datum call_id, Datum *user_id)
 {
-	Oid			relid = get_relname_relid("call_keys", nspoid);
-	Relation	rel;
-	Relation	idx;
-	ScanKeyData key;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
+	Relation	rel = open_registry(nspoid, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	Snapshot	snapshot = GetActiveSnapshot();
 	bool		found;
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "sipcall.call_keys is missing");
-	rel = table_open(relid, AccessShareLock);
-	idx = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
-
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, call_id);
-	slot = table_slot_create(rel, NULL);
-	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	found = fetch_remembered(rel, call_id, snapshot, slot);
+	if (!found && probe_row(rel, call_id, snapshot, slot))
+	{
+		remember_row(rel, call_id, &slot->tts_tid);
+		found = true;
+	}
 	if (found)
 	{
 		bool		isnull;
-		AttrNumber	attnum = get_attnum(relid, "user_id");
+		AttrNumber	attnum = get_attnum(RelationGetRelid(rel), "user_id");
 
 		*user_id = datumCopy(slot_getattr(slot, attnum, &isnull), false, UUID_LEN);
 	}
-	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	index_close(idx, AccessShareLock);
-	table_close(rel, AccessShareLock);
+	/* the lock stays until the end of the transaction, as remember_row needs */
+	table_close(rel, NoLock);
 	return found;
 }
 
@@ -169,21 +265,25 @@ sipcall_call_keys_forget_before(const char *nsp, const char *qcalls,
 
 /*---- calls_keys_trigger ----*/
 
-/* the registry columns of a row of calls (or of one of its partitions) */
+/*
+ * The registry columns of a row of calls (or of one of its partitions), or
+ * of call_keys
+ */
 static void
-call_keys_of(HeapTuple tuple, TupleDesc desc, CallKeys *keys)
+call_keys_of(TupleTableSlot *slot, CallKeys *keys)
 {
 	int			i;
 
 	for (i = 0; i < CALL_KEY_NATTS; i++)
 	{
-		int			attnum = SPI_fnumber(desc, call_key_columns[i].name);
+		int			attnum = SPI_fnumber(slot->tts_tupleDescriptor,
+										 call_key_columns[i].name);
 		bool		isnull;
 
 		if (attnum <= 0)
 			elog(ERROR, "calls_keys_trigger: the table has no column \"%s\"",
 				 call_key_columns[i].name);
-		keys->values[i] = heap_getattr(tuple, attnum, desc, &isnull);
+		keys->values[i] = slot_getattr(slot, attnum, &isnull);
 		keys->nulls[i] = isnull ? 'n' : ' ';
 	}
 }
@@ -265,15 +365,229 @@ run_keys(const char *sql, int nargs, const int *atts,
 	(void) sipcall_spi_exec(sql, nargs, types, values, nulls, expected);
 }
 
+/* a new call's id is another call's: what INSERT of a row of calls would say */
+static void
+duplicate_id(const CallKeys *keys)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNIQUE_VIOLATION),
+			 errmsg("duplicate key value violates unique constraint \"%s\"",
+					"calls_id_key"),
+			 errdetail("Key (id)=(%s) already exists.",
+					   DatumGetCString(DirectFunctionCall1(uuid_out,
+														   keys->values[KEY_ID]))),
+			 err_generic_string(PG_DIAG_SCHEMA_NAME, SIPCALL_EXTENSION_NAME),
+			 err_generic_string(PG_DIAG_TABLE_NAME, "calls"),
+			 err_generic_string(PG_DIAG_CONSTRAINT_NAME, "calls_id_key")));
+}
+
+/*
+ * The registry row of a new call, id, exists already, or is being made or
+ * deleted by another transaction (whose end it waits for): whether it
+ * exists, and then, in slot, what it holds.  A row made by this
+ * transaction counts, whichever statement made it.
+ */
+static bool
+existing_row(Relation rel, Datum id, TupleTableSlot *slot)
+{
+	for (;;)
+	{
+		SnapshotData dirty;
+		TransactionId xwait;
+
+		InitDirtySnapshot(dirty);
+		if (!probe_row(rel, id, &dirty, slot))
+			return false;
+		xwait = TransactionIdIsValid(dirty.xmin) ? dirty.xmin : dirty.xmax;
+		if (!TransactionIdIsValid(xwait))
+			return true;
+		XactLockTableWait(xwait, rel, &slot->tts_tid, XLTW_InsertIndex);
+	}
+}
+
 /*
  * A new row of calls gets its registry row.  The row may be there already
  * and identical: when the insert is the second half of a move between
  * partitions (the BEFORE UPDATE half brought it up to date), or when a
  * restore has loaded call_keys first.  Any other row with this id makes
  * the id a duplicate (call_uuid's unique index says so for a call_uuid).
+ *
+ * This is INSERT INTO call_keys ... ON CONFLICT (id) DO NOTHING followed,
+ * when nothing was inserted, by a look at the row that was there; without
+ * the executor it costs a third of the statement (call_keys_add_plain
+ * says when it can be done so).  Whoever inserts the call needs INSERT on
+ * call_keys either way.
  */
 static void
-call_keys_add(const CallKeys *keys)
+call_keys_add(Relation calls, const CallKeys *keys)
+{
+	Relation	rel = open_registry(RelationGetNamespace(calls), RowExclusiveLock);
+	TupleTableSlot *slot;
+	AclResult	aclresult;
+	bool		exists;
+	bool		same = false;
+
+	aclresult = pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_INSERT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(rel));
+
+	if (keys->nulls[KEY_ID] == 'n')
+	{
+		/* the statement says what is wrong */
+		SPI_connect();
+		call_keys_add_sql(keys);
+		SPI_finish();
+		table_close(rel, NoLock);
+		return;
+	}
+
+	slot = table_slot_create(rel, NULL);
+	exists = existing_row(rel, keys->values[KEY_ID], slot);
+	if (exists)
+	{
+		CallKeys	there;
+
+		call_keys_of(slot, &there);
+		same = call_keys_same(&there, keys);
+		if (same)
+			remember_row(rel, keys->values[KEY_ID], &slot->tts_tid);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+
+	if (!exists &&
+		!call_keys_add_plain(rel, RelationGetDescr(calls), keys))
+	{
+		SPI_connect();
+		call_keys_add_sql(keys);
+		SPI_finish();
+	}
+	table_close(rel, NoLock);
+	if (exists && !same)
+		duplicate_id(keys);
+}
+
+#define REGISTRY_MAX_INDEXES 8
+
+/*
+ * Insert the registry row of keys into rel, as INSERT would, without the
+ * executor: a heap tuple and its index entries, the unique ones checked
+ * (a duplicate call_uuid, or an id some other transaction just added,
+ * raise 23505 as the statement would).  Returns false, having written
+ * nothing, unless rel is call_keys as 10_tables.sql makes it, or has only
+ * gained what an INSERT would not act on either (plain indexes, triggers
+ * on other events, constraints that hold): a rule, row security, a check
+ * constraint, an insert trigger, another column or type, an index with
+ * an expression, a predicate or a deferred or exclusion constraint, or a
+ * NULL where call_keys allows none all make the caller run the statement,
+ * which knows them all.
+ */
+static bool
+call_keys_add_plain(Relation rel, TupleDesc calls_desc, const CallKeys *keys)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	TriggerDesc *trig = rel->trigdesc;
+	Datum	   *values;
+	bool	   *isnull;
+	int			nset = 0;
+	List	   *indexes;
+	ListCell   *lc;
+	Relation	idxrels[REGISTRY_MAX_INDEXES];
+	IndexInfo  *infos[REGISTRY_MAX_INDEXES];
+	int			nidx = 0;
+	bool		plain;
+	int			i;
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+		rel->rd_rel->relam != HEAP_TABLE_AM_OID ||
+		rel->rd_rel->relrowsecurity || rel->rd_rules != NULL ||
+		(desc->constr && (desc->constr->num_check > 0 ||
+						  desc->constr->has_generated_stored)) ||
+		(trig && (trig->trig_insert_before_row || trig->trig_insert_after_row ||
+				  trig->trig_insert_instead_row ||
+				  trig->trig_insert_before_statement ||
+				  trig->trig_insert_after_statement ||
+				  trig->trig_insert_new_table)))
+		return false;
+
+	values = palloc0(sizeof(Datum) * desc->natts);
+	isnull = palloc(sizeof(bool) * desc->natts);
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		int			k;
+		int			callatt;
+
+		isnull[i] = true;
+		if (att->attisdropped)
+			continue;
+		for (k = 0; k < CALL_KEY_NATTS; k++)
+			if (strcmp(NameStr(att->attname), call_key_columns[k].name) == 0)
+				break;
+		if (k == CALL_KEY_NATTS || att->atttypid != call_key_columns[k].type)
+			return false;
+		callatt = SPI_fnumber(calls_desc, call_key_columns[k].name);
+		if (callatt <= 0 ||
+			att->atttypmod != TupleDescAttr(calls_desc, callatt - 1)->atttypmod ||
+			(keys->nulls[k] == 'n' && att->attnotnull))
+			return false;
+		values[i] = keys->values[k];
+		isnull[i] = keys->nulls[k] == 'n';
+		nset++;
+	}
+	if (nset != CALL_KEY_NATTS)
+		return false;
+
+	indexes = RelationGetIndexList(rel);
+	plain = list_length(indexes) <= REGISTRY_MAX_INDEXES;
+	foreach(lc, indexes)
+	{
+		if (!plain)
+			break;
+		idxrels[nidx] = index_open(lfirst_oid(lc), RowExclusiveLock);
+		infos[nidx] = BuildIndexInfo(idxrels[nidx]);
+		plain = infos[nidx]->ii_Expressions == NIL &&
+			infos[nidx]->ii_Predicate == NIL &&
+			infos[nidx]->ii_ExclusionOps == NULL &&
+			idxrels[nidx]->rd_index->indimmediate;
+		nidx++;
+	}
+	list_free(indexes);
+
+	if (plain)
+	{
+		HeapTuple	tuple = heap_form_tuple(desc, values, isnull);
+		TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+
+		simple_heap_insert(rel, tuple);
+		ExecStoreHeapTuple(tuple, slot, false);
+		for (i = 0; i < nidx; i++)
+		{
+			Datum		ivalues[INDEX_MAX_KEYS];
+			bool		inulls[INDEX_MAX_KEYS];
+			Relation	idx = idxrels[i];
+
+			if (!infos[i]->ii_ReadyForInserts)
+				continue;
+			FormIndexDatum(infos[i], slot, NULL, ivalues, inulls);
+			index_insert(idx, ivalues, inulls, &tuple->t_self, rel,
+						 idx->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+						 false, infos[i]);
+		}
+		remember_row(rel, keys->values[KEY_ID], &tuple->t_self);
+		ExecDropSingleTupleTableSlot(slot);
+	}
+	for (i = 0; i < nidx; i++)
+		index_close(idxrels[i], NoLock);
+	return plain;
+}
+
+/*
+ * call_keys_add by statement, for a call_keys that call_keys_add_plain
+ * does not know how to write to: the row was not there a moment ago, but
+ * may be now (another transaction), and then must be identical.
+ */
+static void
+call_keys_add_sql(const CallKeys *keys)
 {
 	if (run_kept(&add_plan,
 				 "INSERT INTO sipcall.call_keys (id, call_uuid, user_id, initiated_at)"
@@ -289,16 +603,7 @@ call_keys_add(const CallKeys *keys)
 				 " AND k.initiated_at OPERATOR(pg_catalog.=) $4",
 				 keys, SPI_OK_SELECT) == 1)
 		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_UNIQUE_VIOLATION),
-			 errmsg("duplicate key value violates unique constraint \"%s\"",
-					"calls_id_key"),
-			 errdetail("Key (id)=(%s) already exists.",
-					   DatumGetCString(DirectFunctionCall1(uuid_out,
-														   keys->values[KEY_ID]))),
-			 err_generic_string(PG_DIAG_SCHEMA_NAME, SIPCALL_EXTENSION_NAME),
-			 err_generic_string(PG_DIAG_TABLE_NAME, "calls"),
-			 err_generic_string(PG_DIAG_CONSTRAINT_NAME, "calls_id_key")));
+	duplicate_id(keys);
 }
 
 /*
@@ -352,7 +657,6 @@ Datum
 sipcall_calls_keys(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	TupleDesc	desc;
 	CallKeys	old;
 	CallKeys	new;
 
@@ -364,18 +668,15 @@ sipcall_calls_keys(PG_FUNCTION_ARGS)
 		elog(ERROR, "sipcall_calls_keys: must be fired before insert or update, for each row");
 	sipcall_trigger_check_table(trigdata, "calls_keys_trigger", "calls");
 
-	desc = RelationGetDescr(trigdata->tg_relation);
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 	{
-		call_keys_of(trigdata->tg_trigtuple, desc, &new);
-		SPI_connect();
-		call_keys_add(&new);
-		SPI_finish();
+		call_keys_of(trigdata->tg_trigslot, &new);
+		call_keys_add(trigdata->tg_relation, &new);
 		return PointerGetDatum(trigdata->tg_trigtuple);
 	}
 
-	call_keys_of(trigdata->tg_trigtuple, desc, &old);
-	call_keys_of(trigdata->tg_newtuple, desc, &new);
+	call_keys_of(trigdata->tg_trigslot, &old);
+	call_keys_of(trigdata->tg_newslot, &new);
 	if (!call_keys_same(&old, &new))
 	{
 		SPI_connect();

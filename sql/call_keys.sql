@@ -1,0 +1,143 @@
+--
+-- How a call's registry row (sipcall.call_keys) is written and read on the
+-- insert path: calls_keys_trigger writes it without the executor when
+-- call_keys is as sipcall made it, and runs INSERT otherwise; the events'
+-- fill trigger reads the row the same transaction just wrote from where it
+-- was written, and must notice when that row is no longer the call's.
+--
+SET client_min_messages = warning;
+
+INSERT INTO sipcall.users (id, nextcloud_user_id)
+VALUES ('00000000-0000-0000-0000-0000000ca001', 'ck_alice'),
+       ('00000000-0000-0000-0000-0000000ca002', 'ck_bob');
+
+-- the row written is the call's; the call_uuid stays unique (23505)
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000cc001', '00000000-0000-0000-0000-0000000ca001',
+        '\x01', '2020-02-10 10:00+00', 'ck-1');
+SELECT id, call_uuid, user_id, initiated_at AT TIME ZONE 'UTC' AS initiated_utc
+  FROM sipcall.call_keys WHERE id = '00000000-0000-0000-0000-0000000cc001';
+INSERT INTO sipcall.calls (user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000ca002', '\x01', '2020-05-10 10:00+00', 'ck-1');
+-- two calls with one call_uuid in one statement
+INSERT INTO sipcall.calls (user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000ca001', '\x01', '2020-02-11 10:00+00', 'ck-2'),
+       ('00000000-0000-0000-0000-0000000ca002', '\x01', '2020-07-11 10:00+00', 'ck-2');
+-- a NULL key is refused (23502), and leaves no registry row
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at)
+VALUES (NULL, '00000000-0000-0000-0000-0000000ca001', '\x01', '2020-02-10 11:00+00');
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at)
+VALUES ('00000000-0000-0000-0000-0000000cc0e1', NULL, '\x01', '2020-02-10 11:00+00');
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at)
+VALUES ('00000000-0000-0000-0000-0000000cc0e2', '00000000-0000-0000-0000-0000000ca001', '\x01', NULL);
+SELECT count(*) AS keys_without_call FROM sipcall.call_keys k
+ WHERE NOT EXISTS (SELECT FROM sipcall.calls c WHERE c.id = k.id);
+
+-- the inserting role needs INSERT on call_keys, as the statement would
+CREATE ROLE sipcall_ck_app;
+GRANT USAGE ON SCHEMA sipcall TO sipcall_ck_app;
+GRANT SELECT, INSERT ON sipcall.calls, sipcall.call_events TO sipcall_ck_app;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA sipcall TO sipcall_ck_app;
+SET ROLE sipcall_ck_app;
+INSERT INTO sipcall.calls (user_id, destination_number_enc, initiated_at)
+VALUES ('00000000-0000-0000-0000-0000000ca001', '\x01', '2020-02-12 10:00+00');
+RESET ROLE;
+GRANT INSERT ON sipcall.call_keys TO sipcall_ck_app;
+SET ROLE sipcall_ck_app;
+INSERT INTO sipcall.calls (user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000ca001', '\x01', '2020-02-12 10:00+00', 'ck-app')
+RETURNING call_uuid;
+RESET ROLE;
+
+-- a call_keys that has gained what an INSERT acts on (a check constraint,
+-- an insert trigger, an index on an expression) gets its rows by INSERT:
+-- each is obeyed
+BEGIN;
+ALTER TABLE sipcall.call_keys ADD CONSTRAINT ck_no_x CHECK (call_uuid <> 'x');
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000cc0e3', '00000000-0000-0000-0000-0000000ca001',
+        '\x01', '2020-02-13 10:00+00', 'x');
+ROLLBACK;
+BEGIN;
+CREATE FUNCTION pg_temp.ck_notice() RETURNS trigger LANGUAGE plpgsql
+AS $$ BEGIN RAISE WARNING 'registry row for %', NEW.call_uuid; RETURN NEW; END $$;
+CREATE TRIGGER ck_notice BEFORE INSERT ON sipcall.call_keys
+    FOR EACH ROW EXECUTE FUNCTION pg_temp.ck_notice();
+INSERT INTO sipcall.calls (user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000ca001', '\x01', '2020-02-13 10:00+00', 'ck-trig');
+ROLLBACK;
+BEGIN;
+CREATE UNIQUE INDEX ck_lower ON sipcall.call_keys (lower(call_uuid));
+INSERT INTO sipcall.calls (user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000ca001', '\x01', '2020-02-13 10:00+00', 'CK-1');
+ROLLBACK;
+-- an index on plain columns is written without the executor, and kept
+BEGIN;
+CREATE INDEX ck_user_time ON sipcall.call_keys (user_id, initiated_at);
+INSERT INTO sipcall.calls (user_id, destination_number_enc, initiated_at)
+VALUES ('00000000-0000-0000-0000-0000000ca001', '\x01', '2020-02-20 10:00+00');
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM sipcall.call_keys
+ WHERE user_id = '00000000-0000-0000-0000-0000000ca001'
+   AND initiated_at = '2020-02-20 10:00+00';
+SELECT count(*) AS rows_found_through_the_new_index FROM sipcall.call_keys
+ WHERE user_id = '00000000-0000-0000-0000-0000000ca001'
+   AND initiated_at = '2020-02-20 10:00+00';
+ROLLBACK;
+
+-- the events of a call made in this transaction: the call's user, also
+-- after the call changed owner, and no call once it is gone
+BEGIN;
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at)
+VALUES ('00000000-0000-0000-0000-0000000cc002', '00000000-0000-0000-0000-0000000ca001',
+        '\x01', '2020-02-14 10:00+00');
+INSERT INTO sipcall.call_events (call_id, event_type, "timestamp")
+VALUES ('00000000-0000-0000-0000-0000000cc002', 'CHANNEL_CREATE', '2020-02-14 10:00+00')
+RETURNING user_id;
+UPDATE sipcall.calls SET user_id = '00000000-0000-0000-0000-0000000ca002'
+ WHERE id = '00000000-0000-0000-0000-0000000cc002';
+INSERT INTO sipcall.call_events (call_id, event_type, "timestamp")
+VALUES ('00000000-0000-0000-0000-0000000cc002', 'CHANNEL_ANSWER', '2020-02-14 10:00:01+00')
+RETURNING user_id;
+SELECT event_type, user_id FROM sipcall.call_events
+ WHERE call_id = '00000000-0000-0000-0000-0000000cc002' ORDER BY id;
+DELETE FROM sipcall.calls WHERE id = '00000000-0000-0000-0000-0000000cc002';
+INSERT INTO sipcall.call_events (call_id, event_type, "timestamp")
+VALUES ('00000000-0000-0000-0000-0000000cc002', 'CHANNEL_HANGUP', '2020-02-14 10:00:02+00');
+ROLLBACK;
+
+-- a call whose insert was rolled back to a savepoint is no call
+BEGIN;
+SAVEPOINT s;
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at)
+VALUES ('00000000-0000-0000-0000-0000000cc003', '00000000-0000-0000-0000-0000000ca001',
+        '\x01', '2020-02-15 10:00+00');
+ROLLBACK TO SAVEPOINT s;
+INSERT INTO sipcall.call_events (call_id, event_type, "timestamp")
+VALUES ('00000000-0000-0000-0000-0000000cc003', 'CHANNEL_CREATE', '2020-02-15 10:00+00');
+ROLLBACK;
+
+-- a registry rewritten (CLUSTER) in the same transaction: the call is
+-- found where it is now, and is gone once deleted
+BEGIN;
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at)
+VALUES ('00000000-0000-0000-0000-0000000cc004', '00000000-0000-0000-0000-0000000ca001',
+        '\x01', '2020-02-16 10:00+00');
+CLUSTER sipcall.call_keys USING calls_id_key;
+INSERT INTO sipcall.call_events (call_id, event_type, "timestamp")
+VALUES ('00000000-0000-0000-0000-0000000cc004', 'CHANNEL_CREATE', '2020-02-16 10:00+00')
+RETURNING user_id;
+DELETE FROM sipcall.calls WHERE id = '00000000-0000-0000-0000-0000000cc004';
+INSERT INTO sipcall.call_events (call_id, event_type, "timestamp")
+VALUES ('00000000-0000-0000-0000-0000000cc004', 'CHANNEL_HANGUP', '2020-02-16 10:00+00');
+ROLLBACK;
+
+-- clean up
+REVOKE ALL ON sipcall.calls, sipcall.call_events, sipcall.call_keys FROM sipcall_ck_app;
+REVOKE USAGE ON ALL SEQUENCES IN SCHEMA sipcall FROM sipcall_ck_app;
+REVOKE USAGE ON SCHEMA sipcall FROM sipcall_ck_app;
+DROP ROLE sipcall_ck_app;
+DELETE FROM sipcall.users WHERE nextcloud_user_id IN ('ck_alice', 'ck_bob');
+SELECT count(*) AS left_over FROM sipcall.call_keys
+ WHERE user_id IN ('00000000-0000-0000-0000-0000000ca001', '00000000-0000-0000-0000-0000000ca002');
