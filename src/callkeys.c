@@ -15,11 +15,21 @@
  * its registry row as it is.
  *
  * calls_keys_trigger is on the path of every call the app inserts, so it
- * is C and asks SPI only for what it must write: an update that leaves the
- * four registry columns as they were (a status, a duration, a rotated
- * number) costs no statement at all.  It runs with the rights and the
- * search_path of whoever fires it, as the plpgsql version did, so every
- * name and operator in its statements is schema-qualified.
+ * is C and runs no statement there: a new call's registry row is a heap
+ * tuple and its index entries written here, as INSERT would write them,
+ * whenever call_keys is as sipcall made it (call_keys_add_plain); an
+ * update that leaves the four registry columns as they were (a status, a
+ * duration, a rotated number) does not fire it.  The rare paths (a
+ * call_keys that gained a rule, a trigger, a check; an id, owner or
+ * call_uuid that changes) run SQL through SPI.  It runs with the rights
+ * and the search_path of whoever fires it, as the plpgsql version did: it
+ * checks INSERT on call_keys itself, and every name and operator in its
+ * statements is schema-qualified.
+ *
+ * The events of a call ask for its user (sipcall_call_keys_user, from the
+ * events' fill trigger); a call's events mostly follow it in the same
+ * transaction, so the registry row last written or found is fetched from
+ * its address before the index is asked (last_row).
  *
  * Calls: sipcall.h's SPI helpers, privileged.c (the table check).  The
  * functions other than the trigger are called with the extension owner's

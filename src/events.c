@@ -15,10 +15,12 @@
  * user_id, so an event filed under another user would escape both.  When
  * a call changes owner, calls_keys_trigger moves its events along.
  *
- * The lookup reads call_keys through its primary key index with the
- * statement's snapshot, as the equivalent SELECT would; the foreign key
- * (checked after this trigger) still locks the call's registry row, so an
- * erasure running at the same time wins or waits as usual.
+ * The lookup reads call_keys with the statement's snapshot, as the
+ * equivalent SELECT would: from where this transaction has just written
+ * or read the call's row, or through the primary key index (callkeys.c);
+ * the foreign key (checked after this trigger) still locks the call's
+ * registry row, so an erasure running at the same time wins or waits as
+ * usual.
  *
  * Calls: callkeys.c (a call's registry row), privileged.c (the table
  * check).
