@@ -133,6 +133,20 @@ INSERT INTO sipcall.call_events (call_id, event_type, "timestamp")
 VALUES ('00000000-0000-0000-0000-0000000cc004', 'CHANNEL_HANGUP', '2020-02-16 10:00+00');
 ROLLBACK;
 
+-- a registry emptied in place (a second TRUNCATE in the transaction that
+-- gave it a new file): the address remembered for the call is past the
+-- end of the file, and the call is gone (23503), no block to read
+BEGIN;
+ALTER TABLE sipcall.calls DISABLE TRIGGER calls_truncate;
+TRUNCATE sipcall.calls, sipcall.call_keys, sipcall.call_events;
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at)
+VALUES ('00000000-0000-0000-0000-0000000cc005', '00000000-0000-0000-0000-0000000ca001',
+        '\x01', '2020-02-17 10:00+00');
+TRUNCATE sipcall.calls, sipcall.call_keys, sipcall.call_events;
+INSERT INTO sipcall.call_events (call_id, event_type, "timestamp")
+VALUES ('00000000-0000-0000-0000-0000000cc005', 'CHANNEL_CREATE', '2020-02-17 10:00+00');
+ROLLBACK;
+
 -- clean up
 REVOKE ALL ON sipcall.calls, sipcall.call_events, sipcall.call_keys FROM sipcall_ck_app;
 REVOKE USAGE ON ALL SEQUENCES IN SCHEMA sipcall FROM sipcall_ck_app;

@@ -48,6 +48,7 @@
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
@@ -116,10 +117,12 @@ static void run_keys(const char *sql, int nargs, const int *atts,
  * asks for the call's user.  The address is used only in the
  * subtransaction that found it, which holds a lock on call_keys since then
  * (no VACUUM can truncate the page away), and only in the same file of
- * call_keys (TRUNCATE, CLUSTER and VACUUM FULL make a new one).  What is
- * there is still checked: the row must be visible to the snapshot and
- * have the id, else the index is asked.  Since ids are unique, a visible
- * row with the id is the one the index would find.
+ * call_keys (TRUNCATE, CLUSTER and VACUUM FULL make a new one).  Only a
+ * TRUNCATE of a call_keys made or given a new file in this transaction
+ * empties the file in place, so the address may then be past its end.
+ * What is there is still checked: the row must be visible to the snapshot
+ * and have the id, else the index is asked.  Since ids are unique, a
+ * visible row with the id is the one the index would find.
  */
 static struct
 {
@@ -172,6 +175,11 @@ fetch_remembered(Relation rel, Datum id, Snapshot snapshot,
 		last_row.relid != RelationGetRelid(rel) ||
 		last_row.relfilenode != rel->rd_node.relNode ||
 		memcmp(&last_row.id, DatumGetUUIDP(id), UUID_LEN) != 0)
+		return false;
+	if ((rel->rd_createSubid != InvalidSubTransactionId ||
+		 rel->rd_firstRelfilenodeSubid != InvalidSubTransactionId) &&
+		ItemPointerGetBlockNumber(&last_row.tid) >=
+		RelationGetNumberOfBlocks(rel))
 		return false;
 	if (!table_tuple_fetch_row_version(rel, &last_row.tid, snapshot, slot))
 		return false;
