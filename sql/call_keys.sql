@@ -147,6 +147,16 @@ INSERT INTO sipcall.call_events (call_id, event_type, "timestamp")
 VALUES ('00000000-0000-0000-0000-0000000cc005', 'CHANNEL_CREATE', '2020-02-17 10:00+00');
 ROLLBACK;
 
+-- a registry attached as a partition keeps to its bounds (23514)
+BEGIN;
+CREATE TABLE ck_parent (LIKE sipcall.call_keys) PARTITION BY RANGE (initiated_at);
+ALTER TABLE ck_parent ATTACH PARTITION sipcall.call_keys
+    FOR VALUES FROM (MINVALUE) TO ('2100-01-01');
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at)
+VALUES ('00000000-0000-0000-0000-0000000cc006', '00000000-0000-0000-0000-0000000ca001',
+        '\x01', '2101-02-17 10:00+00');
+ROLLBACK;
+
 -- clean up
 REVOKE ALL ON sipcall.calls, sipcall.call_events, sipcall.call_keys FROM sipcall_ck_app;
 REVOKE USAGE ON ALL SEQUENCES IN SCHEMA sipcall FROM sipcall_ck_app;

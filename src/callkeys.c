@@ -484,10 +484,10 @@ call_keys_add(Relation calls, const CallKeys *keys)
  * nothing, unless rel is call_keys as 10_tables.sql makes it, or has only
  * gained what an INSERT would not act on either (plain indexes, triggers
  * on other events, constraints that hold): a rule, row security, a check
- * constraint, an insert trigger, another column or type, an index with
- * an expression, a predicate or a deferred or exclusion constraint, or a
- * NULL where call_keys allows none all make the caller run the statement,
- * which knows them all.
+ * or partition constraint, an insert trigger, another column or type, an
+ * index with an expression, a predicate or a deferred or exclusion
+ * constraint, or a NULL where call_keys allows none all make the caller
+ * run the statement, which knows them all.
  */
 static bool
 call_keys_add_plain(Relation rel, TupleDesc calls_desc, const CallKeys *keys)
@@ -506,6 +506,7 @@ call_keys_add_plain(Relation rel, TupleDesc calls_desc, const CallKeys *keys)
 	int			i;
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+		rel->rd_rel->relispartition ||
 		rel->rd_rel->relam != HEAP_TABLE_AM_OID ||
 		rel->rd_rel->relrowsecurity || rel->rd_rules != NULL ||
 		(desc->constr && (desc->constr->num_check > 0 ||
