@@ -157,6 +157,16 @@ VALUES ('00000000-0000-0000-0000-0000000cc006', '00000000-0000-0000-0000-0000000
         '\x01', '2101-02-17 10:00+00');
 ROLLBACK;
 
+-- rights on call_keys' columns serve as they would for the statement
+REVOKE INSERT ON sipcall.call_keys FROM sipcall_ck_app;
+GRANT INSERT (id, call_uuid, user_id, initiated_at), SELECT (id)
+    ON sipcall.call_keys TO sipcall_ck_app;
+SET ROLE sipcall_ck_app;
+INSERT INTO sipcall.calls (user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000ca001', '\x01', '2020-02-18 10:00+00', 'ck-cols')
+RETURNING call_uuid;
+RESET ROLE;
+
 -- clean up
 REVOKE ALL ON sipcall.calls, sipcall.call_events, sipcall.call_keys FROM sipcall_ck_app;
 REVOKE USAGE ON ALL SEQUENCES IN SCHEMA sipcall FROM sipcall_ck_app;

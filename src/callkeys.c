@@ -97,6 +97,7 @@ static SPIPlanPtr same_plan = NULL;
 
 static void call_keys_of(TupleTableSlot *slot, CallKeys *keys);
 static void duplicate_id(const CallKeys *keys) pg_attribute_noreturn();
+static void require_registry_right(Relation rel, AclMode mode, int natts);
 static bool call_key_same(const CallKeys *a, const CallKeys *b, int att);
 static bool call_keys_same(const CallKeys *a, const CallKeys *b);
 static void call_keys_add(Relation calls, const CallKeys *keys);
@@ -414,6 +415,31 @@ existing_row(Relation rel, Datum id, TupleTableSlot *slot)
 }
 
 /*
+ * The right the statement would need on the first natts registry columns
+ * of call_keys (rel): mode on the table, or else on each of the columns.
+ * Refused, it says what the executor says.
+ */
+static void
+require_registry_right(Relation rel, AclMode mode, int natts)
+{
+	Oid			relid = RelationGetRelid(rel);
+	Oid			roleid = GetUserId();
+	int			i;
+
+	if (pg_class_aclcheck(relid, roleid, mode) == ACLCHECK_OK)
+		return;
+	for (i = 0; i < natts; i++)
+	{
+		AttrNumber	attnum = get_attnum(relid, call_key_columns[i].name);
+
+		if (attnum == InvalidAttrNumber ||
+			pg_attribute_aclcheck(relid, attnum, roleid, mode) != ACLCHECK_OK)
+			aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE,
+						   RelationGetRelationName(rel));
+	}
+}
+
+/*
  * A new row of calls gets its registry row.  The row may be there already
  * and identical: when the insert is the second half of a move between
  * partitions (the BEFORE UPDATE half brought it up to date), or when a
@@ -424,20 +450,17 @@ existing_row(Relation rel, Datum id, TupleTableSlot *slot)
  * when nothing was inserted, by a look at the row that was there; without
  * the executor it costs a third of the statement (call_keys_add_plain
  * says when it can be done so).  Whoever inserts the call needs INSERT on
- * call_keys either way.
+ * call_keys (or on its four columns) either way.
  */
 static void
 call_keys_add(Relation calls, const CallKeys *keys)
 {
 	Relation	rel = open_registry(RelationGetNamespace(calls), RowExclusiveLock);
 	TupleTableSlot *slot;
-	AclResult	aclresult;
 	bool		exists;
 	bool		same = false;
 
-	aclresult = pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_INSERT);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(rel));
+	require_registry_right(rel, ACL_INSERT, CALL_KEY_NATTS);
 
 	if (keys->nulls[KEY_ID] == 'n')
 	{
