@@ -33,7 +33,8 @@ VALUES ('00000000-0000-0000-0000-0000000cc0e2', '00000000-0000-0000-0000-0000000
 SELECT count(*) AS keys_without_call FROM sipcall.call_keys k
  WHERE NOT EXISTS (SELECT FROM sipcall.calls c WHERE c.id = k.id);
 
--- the inserting role needs INSERT on call_keys, as the statement would
+-- the inserting role needs INSERT on call_keys and SELECT on its id, as
+-- the statement would (and SELECT on the row to have it found the same)
 CREATE ROLE sipcall_ck_app;
 GRANT USAGE ON SCHEMA sipcall TO sipcall_ck_app;
 GRANT SELECT, INSERT ON sipcall.calls, sipcall.call_events TO sipcall_ck_app;
@@ -45,9 +46,32 @@ RESET ROLE;
 GRANT INSERT ON sipcall.call_keys TO sipcall_ck_app;
 SET ROLE sipcall_ck_app;
 INSERT INTO sipcall.calls (user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000ca001', '\x01', '2020-02-12 10:00+00', 'ck-app');
+RESET ROLE;
+GRANT SELECT (id) ON sipcall.call_keys TO sipcall_ck_app;
+SET ROLE sipcall_ck_app;
+INSERT INTO sipcall.calls (user_id, destination_number_enc, initiated_at, call_uuid)
 VALUES ('00000000-0000-0000-0000-0000000ca001', '\x01', '2020-02-12 10:00+00', 'ck-app')
 RETURNING call_uuid;
 RESET ROLE;
+-- a registry row there already (a restore loaded it) is looked at only
+-- with SELECT on it
+INSERT INTO sipcall.call_keys (id, call_uuid, user_id, initiated_at)
+VALUES ('00000000-0000-0000-0000-0000000cc007', 'ck-restored',
+        '00000000-0000-0000-0000-0000000ca001', '2020-02-12 11:00+00');
+SET ROLE sipcall_ck_app;
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000cc007', '00000000-0000-0000-0000-0000000ca001',
+        '\x01', '2020-02-12 11:00+00', 'ck-restored');
+RESET ROLE;
+GRANT SELECT ON sipcall.call_keys TO sipcall_ck_app;
+SET ROLE sipcall_ck_app;
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000cc007', '00000000-0000-0000-0000-0000000ca001',
+        '\x01', '2020-02-12 11:00+00', 'ck-restored')
+RETURNING call_uuid;
+RESET ROLE;
+REVOKE SELECT ON sipcall.call_keys FROM sipcall_ck_app;
 
 -- a call_keys that has gained what an INSERT acts on (a check constraint,
 -- an insert trigger, an index on an expression) gets its rows by INSERT:

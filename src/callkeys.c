@@ -449,8 +449,9 @@ require_registry_right(Relation rel, AclMode mode, int natts)
  * This is INSERT INTO call_keys ... ON CONFLICT (id) DO NOTHING followed,
  * when nothing was inserted, by a look at the row that was there; without
  * the executor it costs a third of the statement (call_keys_add_plain
- * says when it can be done so).  Whoever inserts the call needs INSERT on
- * call_keys (or on its four columns) either way.
+ * says when it can be done so).  Whoever inserts the call needs the
+ * statements' rights either way: INSERT on call_keys' four columns and
+ * SELECT on id, and SELECT on all four to be told a row there is the same.
  */
 static void
 call_keys_add(Relation calls, const CallKeys *keys)
@@ -461,6 +462,7 @@ call_keys_add(Relation calls, const CallKeys *keys)
 	bool		same = false;
 
 	require_registry_right(rel, ACL_INSERT, CALL_KEY_NATTS);
+	require_registry_right(rel, ACL_SELECT, 1);	/* ON CONFLICT (id) */
 
 	if (keys->nulls[KEY_ID] == 'n')
 	{
@@ -478,6 +480,7 @@ call_keys_add(Relation calls, const CallKeys *keys)
 	{
 		CallKeys	there;
 
+		require_registry_right(rel, ACL_SELECT, CALL_KEY_NATTS);
 		call_keys_of(slot, &there);
 		same = call_keys_same(&there, keys);
 		if (same)
