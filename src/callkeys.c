@@ -98,6 +98,7 @@ static SPIPlanPtr same_plan = NULL;
 static void call_keys_of(TupleTableSlot *slot, CallKeys *keys);
 static void duplicate_id(const CallKeys *keys) pg_attribute_noreturn();
 static void require_registry_right(Relation rel, AclMode mode, int natts);
+static void check_visible(Relation rel, TupleTableSlot *slot);
 static bool call_key_same(const CallKeys *a, const CallKeys *b, int att);
 static bool call_keys_same(const CallKeys *a, const CallKeys *b);
 static void call_keys_add(Relation calls, const CallKeys *keys);
@@ -440,6 +441,29 @@ require_registry_right(Relation rel, AclMode mode, int natts)
 }
 
 /*
+ * A registry row that another transaction made after the snapshot of a
+ * REPEATABLE READ or SERIALIZABLE transaction: 40001, as ON CONFLICT DO
+ * NOTHING says (ExecCheckTupleVisible), whatever the row holds.
+ */
+static void
+check_visible(Relation rel, TupleTableSlot *slot)
+{
+	bool		isnull;
+	TransactionId xmin;
+
+	if (!IsolationUsesXactSnapshot() ||
+		table_tuple_satisfies_snapshot(rel, slot, GetActiveSnapshot()))
+		return;
+	xmin = DatumGetTransactionId(slot_getsysattr(slot,
+												 MinTransactionIdAttributeNumber,
+												 &isnull));
+	if (!TransactionIdIsCurrentTransactionId(xmin))
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to concurrent update")));
+}
+
+/*
  * A new row of calls gets its registry row.  The row may be there already
  * and identical: when the insert is the second half of a move between
  * partitions (the BEFORE UPDATE half brought it up to date), or when a
@@ -480,6 +504,7 @@ call_keys_add(Relation calls, const CallKeys *keys)
 	{
 		CallKeys	there;
 
+		check_visible(rel, slot);
 		require_registry_right(rel, ACL_SELECT, CALL_KEY_NATTS);
 		call_keys_of(slot, &there);
 		same = call_keys_same(&there, keys);
