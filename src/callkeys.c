@@ -58,6 +58,7 @@
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
@@ -106,6 +107,8 @@ static SPIPlanPtr same_plan = NULL;
 
 static void call_keys_of(TupleTableSlot *slot, CallKeys *keys);
 static void duplicate_id(const CallKeys *keys) pg_attribute_noreturn();
+static void require_registry_right(Relation rel, AclMode mode, int natts);
+static void check_visible(Relation rel, TupleTableSlot *slot);
 static bool call_key_same(const CallKeys *a, const CallKeys *b, int att);
 static bool call_keys_same(const CallKeys *a, const CallKeys *b);
 static void call_keys_add(Relation calls, const CallKeys *keys);
@@ -126,10 +129,12 @@ static void run_keys(const char *sql, int nargs, const int *atts,
  * asks for the call's user.  The address is used only in the
  * subtransaction that found it, which holds a lock on call_keys since then
  * (no VACUUM can truncate the page away), and only in the same file of
- * call_keys (TRUNCATE, CLUSTER and VACUUM FULL make a new one).  What is
- * there is still checked: the row must be visible to the snapshot and
- * have the id, else the index is asked.  Since ids are unique, a visible
- * row with the id is the one the index would find.
+ * call_keys (TRUNCATE, CLUSTER and VACUUM FULL make a new one).  Only a
+ * TRUNCATE of a call_keys made or given a new file in this transaction
+ * empties the file in place, so the address may then be past its end.
+ * What is there is still checked: the row must be visible to the snapshot
+ * and have the id, else the index is asked.  Since ids are unique, a
+ * visible row with the id is the one the index would find.
  */
 static struct
 {
@@ -182,6 +187,11 @@ fetch_remembered(Relation rel, Datum id, Snapshot snapshot,
 		last_row.relid != RelationGetRelid(rel) ||
 		last_row.relfilenode != rel->rd_node.relNode ||
 		memcmp(&last_row.id, DatumGetUUIDP(id), UUID_LEN) != 0)
+		return false;
+	if ((rel->rd_createSubid != InvalidSubTransactionId ||
+		 rel->rd_firstRelfilenodeSubid != InvalidSubTransactionId) &&
+		ItemPointerGetBlockNumber(&last_row.tid) >=
+		RelationGetNumberOfBlocks(rel))
 		return false;
 	if (!table_tuple_fetch_row_version(rel, &last_row.tid, snapshot, slot))
 		return false;
@@ -416,6 +426,54 @@ existing_row(Relation rel, Datum id, TupleTableSlot *slot)
 }
 
 /*
+ * The right the statement would need on the first natts registry columns
+ * of call_keys (rel): mode on the table, or else on each of the columns.
+ * Refused, it says what the executor says.
+ */
+static void
+require_registry_right(Relation rel, AclMode mode, int natts)
+{
+	Oid			relid = RelationGetRelid(rel);
+	Oid			roleid = GetUserId();
+	int			i;
+
+	if (pg_class_aclcheck(relid, roleid, mode) == ACLCHECK_OK)
+		return;
+	for (i = 0; i < natts; i++)
+	{
+		AttrNumber	attnum = get_attnum(relid, call_key_columns[i].name);
+
+		if (attnum == InvalidAttrNumber ||
+			pg_attribute_aclcheck(relid, attnum, roleid, mode) != ACLCHECK_OK)
+			aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE,
+						   RelationGetRelationName(rel));
+	}
+}
+
+/*
+ * A registry row that another transaction made after the snapshot of a
+ * REPEATABLE READ or SERIALIZABLE transaction: 40001, as ON CONFLICT DO
+ * NOTHING says (ExecCheckTupleVisible), whatever the row holds.
+ */
+static void
+check_visible(Relation rel, TupleTableSlot *slot)
+{
+	bool		isnull;
+	TransactionId xmin;
+
+	if (!IsolationUsesXactSnapshot() ||
+		table_tuple_satisfies_snapshot(rel, slot, GetActiveSnapshot()))
+		return;
+	xmin = DatumGetTransactionId(slot_getsysattr(slot,
+												 MinTransactionIdAttributeNumber,
+												 &isnull));
+	if (!TransactionIdIsCurrentTransactionId(xmin))
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to concurrent update")));
+}
+
+/*
  * A new row of calls gets its registry row.  The row may be there already
  * and identical: when the insert is the second half of a move between
  * partitions (the BEFORE UPDATE half brought it up to date), or when a
@@ -425,21 +483,20 @@ existing_row(Relation rel, Datum id, TupleTableSlot *slot)
  * This is INSERT INTO call_keys ... ON CONFLICT (id) DO NOTHING followed,
  * when nothing was inserted, by a look at the row that was there; without
  * the executor it costs a third of the statement (call_keys_add_plain
- * says when it can be done so).  Whoever inserts the call needs INSERT on
- * call_keys either way.
+ * says when it can be done so).  Whoever inserts the call needs the
+ * statements' rights either way: INSERT on call_keys' four columns and
+ * SELECT on id, and SELECT on all four to be told a row there is the same.
  */
 static void
 call_keys_add(Relation calls, const CallKeys *keys)
 {
 	Relation	rel = open_registry(RelationGetNamespace(calls), RowExclusiveLock);
 	TupleTableSlot *slot;
-	AclResult	aclresult;
 	bool		exists;
 	bool		same = false;
 
-	aclresult = pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_INSERT);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(rel));
+	require_registry_right(rel, ACL_INSERT, CALL_KEY_NATTS);
+	require_registry_right(rel, ACL_SELECT, 1);	/* ON CONFLICT (id) */
 
 	if (keys->nulls[KEY_ID] == 'n')
 	{
@@ -457,6 +514,8 @@ call_keys_add(Relation calls, const CallKeys *keys)
 	{
 		CallKeys	there;
 
+		check_visible(rel, slot);
+		require_registry_right(rel, ACL_SELECT, CALL_KEY_NATTS);
 		call_keys_of(slot, &there);
 		same = call_keys_same(&there, keys);
 		if (same)
@@ -486,10 +545,10 @@ call_keys_add(Relation calls, const CallKeys *keys)
  * nothing, unless rel is call_keys as 10_tables.sql makes it, or has only
  * gained what an INSERT would not act on either (plain indexes, triggers
  * on other events, constraints that hold): a rule, row security, a check
- * constraint, an insert trigger, another column or type, an index with
- * an expression, a predicate or a deferred or exclusion constraint, or a
- * NULL where call_keys allows none all make the caller run the statement,
- * which knows them all.
+ * or partition constraint, an insert trigger, another column or type, an
+ * index with an expression, a predicate or a deferred or exclusion
+ * constraint, or a NULL where call_keys allows none all make the caller
+ * run the statement, which knows them all.
  */
 static bool
 call_keys_add_plain(Relation rel, TupleDesc calls_desc, const CallKeys *keys)
@@ -508,6 +567,7 @@ call_keys_add_plain(Relation rel, TupleDesc calls_desc, const CallKeys *keys)
 	int			i;
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+		rel->rd_rel->relispartition ||
 		rel->rd_rel->relam != HEAP_TABLE_AM_OID ||
 		rel->rd_rel->relrowsecurity || rel->rd_rules != NULL ||
 		(desc->constr && (desc->constr->num_check > 0 ||
