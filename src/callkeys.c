@@ -221,28 +221,77 @@ probe_row(Relation rel, Datum id, Snapshot snapshot, TupleTableSlot *slot)
 }
 
 /*
- * Find the user of call call_id in call_keys (in schema nspoid).  Returns
+ * Lock the registry row of call id that slot holds FOR SHARE, as SELECT
+ * ... FOR SHARE would, and leave in slot what it holds now.  A change of
+ * the row that is not committed yet (a new owner, a deletion) is waited
+ * for: READ COMMITTED then reads the row as it is after it, REPEATABLE
+ * READ and SERIALIZABLE fail with 40001 if it was committed.  Returns
+ * false if the row is gone.
+ */
+static bool
+lock_row(Relation rel, Datum id, Snapshot snapshot, TupleTableSlot *slot)
+{
+	ItemPointerData tid = slot->tts_tid;
+	TM_FailureData tmfd;
+	TM_Result	result;
+	bool		isnull;
+	Datum		row_id;
+
+	result = table_tuple_lock(rel, &tid, snapshot, slot,
+							  GetCurrentCommandId(false), LockTupleShare,
+							  LockWaitBlock,
+							  IsolationUsesXactSnapshot() ? 0 :
+							  TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							  &tmfd);
+	switch (result)
+	{
+		case TM_Ok:
+		case TM_SelfModified:	/* by this command: the snapshot's row it is */
+			break;
+		case TM_Updated:
+		case TM_Deleted:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent update")));
+			if (result == TM_Deleted)
+				return false;
+			elog(ERROR, "unexpected table_tuple_lock status: %u", result);
+			break;
+		default:
+			elog(ERROR, "unexpected table_tuple_lock status: %u", result);
+	}
+	/* an UPDATE of call_keys itself may have given the row another id */
+	row_id = slot_getattr(slot, get_attnum(RelationGetRelid(rel), "id"),
+						  &isnull);
+	return !isnull && memcmp(DatumGetUUIDP(row_id), DatumGetUUIDP(id),
+							 UUID_LEN) == 0;
+}
+
+/*
+ * Find the user of call call_id in call_keys (in schema nspoid), and lock
+ * the call's registry row until the end of the transaction so that its
+ * user cannot change before the event that asked is in place (or else,
+ * in calls_keys_trigger, the owner change moves the event along).  Returns
  * false if there is no such call.
  */
 bool
 sipcall_call_keys_user(Oid nspoid, Datum call_id, Datum *user_id)
 {
-	Relation	rel = open_registry(nspoid, AccessShareLock);
+	Relation	rel = open_registry(nspoid, RowShareLock);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	Snapshot	snapshot = GetActiveSnapshot();
 	bool		found;
 
-	found = fetch_remembered(rel, call_id, snapshot, slot);
-	if (!found && probe_row(rel, call_id, snapshot, slot))
-	{
-		remember_row(rel, call_id, &slot->tts_tid);
-		found = true;
-	}
+	found = (fetch_remembered(rel, call_id, snapshot, slot) ||
+			 probe_row(rel, call_id, snapshot, slot)) &&
+		lock_row(rel, call_id, snapshot, slot);
 	if (found)
 	{
 		bool		isnull;
 		AttrNumber	attnum = get_attnum(RelationGetRelid(rel), "user_id");
 
+		remember_row(rel, call_id, &slot->tts_tid);
 		*user_id = datumCopy(slot_getattr(slot, attnum, &isnull), false, UUID_LEN);
 	}
 	ExecDropSingleTupleTableSlot(slot);
