@@ -192,6 +192,37 @@ VALUES ('00000000-0000-0000-0000-0000000ca001', '\x01', '2020-02-18 10:00+00', '
 RETURNING call_uuid;
 RESET ROLE;
 
+-- INSERT ... SELECT routed to a month's partition: the trigger's row comes
+-- in the plan's layout, whose columns have no names; the keys are still
+-- read (an id in another month, or the same call again, is 23505), and a
+-- new call gets its registry row
+BEGIN;
+SELECT count(sipcall.create_partition('sipcall.calls', d::date))
+  FROM (VALUES ('2019-03-01'), ('2019-05-01')) v(d);
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at, call_uuid)
+SELECT '00000000-0000-0000-0000-0000000cc301'::uuid, u.id, '\x01', '2019-03-05 10:00+00', 'ck-sel'
+  FROM sipcall.users u WHERE u.nextcloud_user_id = 'ck_alice';
+SELECT tableoid::regclass AS partition, call_uuid FROM sipcall.calls
+ WHERE id = '00000000-0000-0000-0000-0000000cc301';
+SELECT call_uuid, initiated_at AT TIME ZONE 'UTC' AS initiated_utc FROM sipcall.call_keys
+ WHERE id = '00000000-0000-0000-0000-0000000cc301';
+SAVEPOINT s;
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at)
+SELECT id, user_id, '\x01', initiated_at + interval '2 months'
+  FROM sipcall.calls WHERE call_uuid = 'ck-sel';
+ROLLBACK TO s;
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at, call_uuid)
+SELECT id, user_id, destination_number_enc, initiated_at, call_uuid
+  FROM sipcall.calls WHERE call_uuid = 'ck-sel';
+ROLLBACK TO s;
+-- and a move to the other month by UPDATE ... FROM
+UPDATE sipcall.calls c SET initiated_at = v.t
+  FROM (VALUES ('2019-05-06 10:00+00'::timestamptz)) v(t)
+ WHERE c.call_uuid = 'ck-sel';
+SELECT c.tableoid::regclass AS partition, k.initiated_at AT TIME ZONE 'UTC' AS registry_utc
+  FROM sipcall.calls c JOIN sipcall.call_keys k USING (id) WHERE c.call_uuid = 'ck-sel';
+ROLLBACK;
+
 -- clean up
 REVOKE ALL ON sipcall.calls, sipcall.call_events, sipcall.call_keys FROM sipcall_ck_app;
 REVOKE USAGE ON ALL SEQUENCES IN SCHEMA sipcall FROM sipcall_ck_app;

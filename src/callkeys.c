@@ -105,7 +105,7 @@ typedef struct CallKeys
 static SPIPlanPtr add_plan = NULL;
 static SPIPlanPtr same_plan = NULL;
 
-static void call_keys_of(TupleTableSlot *slot, CallKeys *keys);
+static void call_keys_of(Relation rel, TupleTableSlot *slot, CallKeys *keys);
 static void duplicate_id(const CallKeys *keys) pg_attribute_noreturn();
 static void require_registry_right(Relation rel, AclMode mode, int natts);
 static void check_visible(Relation rel, TupleTableSlot *slot);
@@ -335,17 +335,19 @@ sipcall_call_keys_forget_before(const char *nsp, const char *qcalls,
 /*---- calls_keys_trigger ----*/
 
 /*
- * The registry columns of a row of calls (or of one of its partitions), or
- * of call_keys
+ * The registry columns of the row in slot, a row of rel: calls (or one of
+ * its partitions), or call_keys.  The names come from rel: a trigger's slot
+ * is in rel's layout, but its descriptor may be the plan's, whose columns
+ * have no names (INSERT ... SELECT routed to a partition).
  */
 static void
-call_keys_of(TupleTableSlot *slot, CallKeys *keys)
+call_keys_of(Relation rel, TupleTableSlot *slot, CallKeys *keys)
 {
 	int			i;
 
 	for (i = 0; i < CALL_KEY_NATTS; i++)
 	{
-		int			attnum = SPI_fnumber(slot->tts_tupleDescriptor,
+		int			attnum = SPI_fnumber(RelationGetDescr(rel),
 										 call_key_columns[i].name);
 		bool		isnull;
 
@@ -565,7 +567,7 @@ call_keys_add(Relation calls, const CallKeys *keys)
 
 		check_visible(rel, slot);
 		require_registry_right(rel, ACL_SELECT, CALL_KEY_NATTS);
-		call_keys_of(slot, &there);
+		call_keys_of(rel, slot, &there);
 		same = call_keys_same(&there, keys);
 		if (same)
 			remember_row(rel, keys->values[KEY_ID], &slot->tts_tid);
@@ -789,13 +791,13 @@ sipcall_calls_keys(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 	{
-		call_keys_of(trigdata->tg_trigslot, &new);
+		call_keys_of(trigdata->tg_relation, trigdata->tg_trigslot, &new);
 		call_keys_add(trigdata->tg_relation, &new);
 		return PointerGetDatum(trigdata->tg_trigtuple);
 	}
 
-	call_keys_of(trigdata->tg_trigslot, &old);
-	call_keys_of(trigdata->tg_newslot, &new);
+	call_keys_of(trigdata->tg_relation, trigdata->tg_trigslot, &old);
+	call_keys_of(trigdata->tg_relation, trigdata->tg_newslot, &new);
 	if (!call_keys_same(&old, &new))
 	{
 		SPI_connect();
