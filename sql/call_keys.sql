@@ -192,6 +192,35 @@ VALUES ('00000000-0000-0000-0000-0000000ca001', '\x01', '2020-02-18 10:00+00', '
 RETURNING call_uuid;
 RESET ROLE;
 
+-- row security on call_keys holds for the registry row of a new call: a
+-- row there that the policies hide (another user's, as a restore of
+-- call_keys leaves it before its call) is neither found the same nor
+-- told apart from a wrong guess by a role that the policies keep out
+BEGIN;
+GRANT SELECT ON sipcall.call_keys TO sipcall_ck_app;
+ALTER TABLE sipcall.call_keys ENABLE ROW LEVEL SECURITY;
+CREATE POLICY ck_alice ON sipcall.call_keys TO sipcall_ck_app
+    USING (user_id = '00000000-0000-0000-0000-0000000ca001')
+    WITH CHECK (user_id = '00000000-0000-0000-0000-0000000ca001');
+INSERT INTO sipcall.call_keys (id, call_uuid, user_id, initiated_at)
+VALUES ('00000000-0000-0000-0000-0000000cc501', 'ck-hidden',
+        '00000000-0000-0000-0000-0000000ca002', '2020-02-19 10:00+00');
+SET ROLE sipcall_ck_app;
+SAVEPOINT s;
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000cc501', '00000000-0000-0000-0000-0000000ca002',
+        '\x01', '2020-02-19 10:00+00', 'ck-guess');
+ROLLBACK TO s;
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000cc501', '00000000-0000-0000-0000-0000000ca002',
+        '\x01', '2020-02-19 10:00+00', 'ck-hidden');
+ROLLBACK TO s;
+INSERT INTO sipcall.calls (user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000ca001', '\x01', '2020-02-19 10:00+00', 'ck-rls')
+RETURNING call_uuid;
+RESET ROLE;
+ROLLBACK;
+
 -- INSERT ... SELECT routed to a month's partition: the trigger's row comes
 -- in the plan's layout, whose columns have no names; the keys are still
 -- read (an id in another month, or the same call again, is 23505), and a

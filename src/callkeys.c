@@ -577,9 +577,13 @@ call_keys_add(Relation calls, const CallKeys *keys)
 	require_registry_right(rel, ACL_INSERT, CALL_KEY_NATTS);
 	require_registry_right(rel, ACL_SELECT, 1);	/* ON CONFLICT (id) */
 
-	if (keys->nulls[KEY_ID] == 'n')
+	if (keys->nulls[KEY_ID] == 'n' || rel->rd_rel->relrowsecurity)
 	{
-		/* the statement says what is wrong */
+		/*
+		 * the statement says what is wrong, and keeps to row security (a
+		 * row there that the policies hide is no row this role may find
+		 * the same, nor add)
+		 */
 		SPI_connect();
 		call_keys_add_sql(keys);
 		SPI_finish();
