@@ -192,6 +192,35 @@ VALUES ('00000000-0000-0000-0000-0000000ca001', '\x01', '2020-02-18 10:00+00', '
 RETURNING call_uuid;
 RESET ROLE;
 
+-- row security on call_keys holds for the registry row of a new call: a
+-- row there that the policies hide (another user's, as a restore of
+-- call_keys leaves it before its call) is neither found the same nor
+-- told apart from a wrong guess by a role that the policies keep out
+BEGIN;
+GRANT SELECT ON sipcall.call_keys TO sipcall_ck_app;
+ALTER TABLE sipcall.call_keys ENABLE ROW LEVEL SECURITY;
+CREATE POLICY ck_alice ON sipcall.call_keys TO sipcall_ck_app
+    USING (user_id = '00000000-0000-0000-0000-0000000ca001')
+    WITH CHECK (user_id = '00000000-0000-0000-0000-0000000ca001');
+INSERT INTO sipcall.call_keys (id, call_uuid, user_id, initiated_at)
+VALUES ('00000000-0000-0000-0000-0000000cc501', 'ck-hidden',
+        '00000000-0000-0000-0000-0000000ca002', '2020-02-19 10:00+00');
+SET ROLE sipcall_ck_app;
+SAVEPOINT s;
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000cc501', '00000000-0000-0000-0000-0000000ca002',
+        '\x01', '2020-02-19 10:00+00', 'ck-guess');
+ROLLBACK TO s;
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000cc501', '00000000-0000-0000-0000-0000000ca002',
+        '\x01', '2020-02-19 10:00+00', 'ck-hidden');
+ROLLBACK TO s;
+INSERT INTO sipcall.calls (user_id, destination_number_enc, initiated_at, call_uuid)
+VALUES ('00000000-0000-0000-0000-0000000ca001', '\x01', '2020-02-19 10:00+00', 'ck-rls')
+RETURNING call_uuid;
+RESET ROLE;
+ROLLBACK;
+
 -- INSERT ... SELECT routed to a month's partition: the trigger's row comes
 -- in the plan's layout, whose columns have no names; the keys are still
 -- read (an id in another month, or the same call again, is 23505), and a
@@ -221,6 +250,37 @@ UPDATE sipcall.calls c SET initiated_at = v.t
  WHERE c.call_uuid = 'ck-sel';
 SELECT c.tableoid::regclass AS partition, k.initiated_at AT TIME ZONE 'UTC' AS registry_utc
   FROM sipcall.calls c JOIN sipcall.call_keys k USING (id) WHERE c.call_uuid = 'ck-sel';
+ROLLBACK;
+
+-- a statement that changes the call's owner and then inserts an event of
+-- it (a writable CTE, a function called by the statement): the event gets
+-- the owner the call has now, not the one of the statement's snapshot
+-- (whose registry row this transaction has since replaced), and a call
+-- the statement deleted is no call (event ids given: see above)
+BEGIN;
+INSERT INTO sipcall.calls (id, user_id, destination_number_enc, initiated_at)
+VALUES ('00000000-0000-0000-0000-0000000cc401', '00000000-0000-0000-0000-0000000ca001',
+        '\x01', '2020-02-21 10:00+00');
+WITH u AS (UPDATE sipcall.calls SET user_id = '00000000-0000-0000-0000-0000000ca002'
+            WHERE id = '00000000-0000-0000-0000-0000000cc401' RETURNING id)
+INSERT INTO sipcall.call_events (id, call_id, event_type, "timestamp")
+SELECT -401, id, 'CHANNEL_CREATE', '2020-02-21 10:00+00' FROM u
+RETURNING user_id;
+CREATE FUNCTION pg_temp.ck_give(c uuid, u uuid) RETURNS uuid LANGUAGE plpgsql
+AS $$ BEGIN UPDATE sipcall.calls SET user_id = u WHERE id = c; RETURN c; END $$;
+INSERT INTO sipcall.call_events (id, call_id, event_type, "timestamp")
+SELECT -402, pg_temp.ck_give('00000000-0000-0000-0000-0000000cc401',
+                             '00000000-0000-0000-0000-0000000ca001'),
+       'CHANNEL_ANSWER', '2020-02-21 10:00:01+00'
+RETURNING user_id;
+SELECT event_type, e.user_id = c.user_id AS event_has_the_calls_user
+  FROM sipcall.call_events e JOIN sipcall.calls c ON c.id = e.call_id
+ WHERE e.call_id = '00000000-0000-0000-0000-0000000cc401' ORDER BY e.id DESC;
+CREATE FUNCTION pg_temp.ck_drop(c uuid) RETURNS uuid LANGUAGE plpgsql
+AS $$ BEGIN DELETE FROM sipcall.calls WHERE id = c; RETURN c; END $$;
+INSERT INTO sipcall.call_events (id, call_id, event_type, "timestamp")
+SELECT -403, pg_temp.ck_drop('00000000-0000-0000-0000-0000000cc401'),
+       'CHANNEL_HANGUP', '2020-02-21 10:00:02+00';
 ROLLBACK;
 
 -- clean up

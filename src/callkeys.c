@@ -228,21 +228,49 @@ probe_row(Relation rel, Datum id, Snapshot snapshot, TupleTableSlot *slot)
  * READ and SERIALIZABLE fail with 40001 if it was committed.  Returns
  * false if the row is gone.
  */
-static bool
-lock_row(Relation rel, Datum id, Snapshot snapshot, TupleTableSlot *slot)
+/* lock_row's table_tuple_lock of the row that slot holds */
+static TM_Result
+lock_found(Relation rel, Snapshot snapshot, TupleTableSlot *slot)
 {
 	ItemPointerData tid = slot->tts_tid;
 	TM_FailureData tmfd;
+
+	return table_tuple_lock(rel, &tid, snapshot, slot,
+							GetCurrentCommandId(false), LockTupleShare,
+							LockWaitBlock,
+							IsolationUsesXactSnapshot() ? 0 :
+							TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							&tmfd);
+}
+
+static bool
+lock_row(Relation rel, Datum id, Snapshot snapshot, TupleTableSlot *slot)
+{
 	TM_Result	result;
 	bool		isnull;
 	Datum		row_id;
 
-	result = table_tuple_lock(rel, &tid, snapshot, slot,
-							  GetCurrentCommandId(false), LockTupleShare,
-							  LockWaitBlock,
-							  IsolationUsesXactSnapshot() ? 0 :
-							  TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
-							  &tmfd);
+	result = lock_found(rel, snapshot, slot);
+	if (result == TM_Invisible &&
+		snapshot->curcid != GetCurrentCommandId(false))
+	{
+		/*
+		 * This transaction changed or deleted the row after the statement's
+		 * snapshot was taken (a function or a writable CTE of the statement
+		 * gave the call another owner, and moved only the events there were
+		 * then): the row is the one the transaction has now.
+		 */
+		bool		found;
+
+		PushCopiedSnapshot(snapshot);
+		UpdateActiveSnapshotCommandId();
+		found = probe_row(rel, id, GetActiveSnapshot(), slot);
+		if (found)
+			result = lock_found(rel, GetActiveSnapshot(), slot);
+		PopActiveSnapshot();
+		if (!found)
+			return false;
+	}
 	switch (result)
 	{
 		case TM_Ok:
@@ -549,9 +577,13 @@ call_keys_add(Relation calls, const CallKeys *keys)
 	require_registry_right(rel, ACL_INSERT, CALL_KEY_NATTS);
 	require_registry_right(rel, ACL_SELECT, 1);	/* ON CONFLICT (id) */
 
-	if (keys->nulls[KEY_ID] == 'n')
+	if (keys->nulls[KEY_ID] == 'n' || rel->rd_rel->relrowsecurity)
 	{
-		/* the statement says what is wrong */
+		/*
+		 * the statement says what is wrong, and keeps to row security (a
+		 * row there that the policies hide is no row this role may find
+		 * the same, nor add)
+		 */
 		SPI_connect();
 		call_keys_add_sql(keys);
 		SPI_finish();
