@@ -220,14 +220,6 @@ probe_row(Relation rel, Datum id, Snapshot snapshot, TupleTableSlot *slot)
 	return found;
 }
 
-/*
- * Lock the registry row of call id that slot holds FOR SHARE, as SELECT
- * ... FOR SHARE would, and leave in slot what it holds now.  A change of
- * the row that is not committed yet (a new owner, a deletion) is waited
- * for: READ COMMITTED then reads the row as it is after it, REPEATABLE
- * READ and SERIALIZABLE fail with 40001 if it was committed.  Returns
- * false if the row is gone.
- */
 /* lock_row's table_tuple_lock of the row that slot holds */
 static TM_Result
 lock_found(Relation rel, Snapshot snapshot, TupleTableSlot *slot)
@@ -243,6 +235,14 @@ lock_found(Relation rel, Snapshot snapshot, TupleTableSlot *slot)
 							&tmfd);
 }
 
+/*
+ * Lock the registry row of call id that slot holds FOR SHARE, as SELECT
+ * ... FOR SHARE would, and leave in slot what it holds now.  A change of
+ * the row that is not committed yet (a new owner, a deletion) is waited
+ * for: READ COMMITTED then reads the row as it is after it, REPEATABLE
+ * READ and SERIALIZABLE fail with 40001 if it was committed.  Returns
+ * false if the row is gone.
+ */
 static bool
 lock_row(Relation rel, Datum id, Snapshot snapshot, TupleTableSlot *slot)
 {
