@@ -89,6 +89,15 @@ CREATE TRIGGER ck_notice BEFORE INSERT ON sipcall.call_keys
     FOR EACH ROW EXECUTE FUNCTION pg_temp.ck_notice();
 INSERT INTO sipcall.calls (user_id, destination_number_enc, initiated_at, call_uuid)
 VALUES ('00000000-0000-0000-0000-0000000ca001', '\x01', '2020-02-13 10:00+00', 'ck-trig');
+-- also when the row is there already: a move to another month's partition
+-- inserts into call_keys by statement again (ON CONFLICT DO NOTHING, which
+-- fires the trigger), as a restore that loaded call_keys first would
+SELECT count(sipcall.create_partition('sipcall.calls', d::date))
+  FROM (VALUES ('2018-01-01'), ('2018-02-01')) v(d);
+UPDATE sipcall.calls SET initiated_at = '2018-01-13 10:00+00' WHERE call_uuid = 'ck-trig';
+UPDATE sipcall.calls SET initiated_at = '2018-02-13 10:00+00' WHERE call_uuid = 'ck-trig';
+SELECT c.tableoid::regclass AS partition, k.initiated_at AT TIME ZONE 'UTC' AS registry_utc
+  FROM sipcall.calls c JOIN sipcall.call_keys k USING (id) WHERE c.call_uuid = 'ck-trig';
 ROLLBACK;
 BEGIN;
 CREATE UNIQUE INDEX ck_lower ON sipcall.call_keys (lower(call_uuid));

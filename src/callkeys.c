@@ -112,6 +112,7 @@ static void check_visible(Relation rel, TupleTableSlot *slot);
 static bool call_key_same(const CallKeys *a, const CallKeys *b, int att);
 static bool call_keys_same(const CallKeys *a, const CallKeys *b);
 static void call_keys_add(Relation calls, const CallKeys *keys);
+static bool registry_takes_statement(Relation rel);
 static bool call_keys_add_plain(Relation rel, TupleDesc calls_desc,
 								const CallKeys *keys);
 static void call_keys_add_sql(const CallKeys *keys);
@@ -553,6 +554,33 @@ check_visible(Relation rel, TupleTableSlot *slot)
 }
 
 /*
+ * Whether an INSERT into call_keys (rel) would do more than add the row,
+ * or other than add it, also when a row with its id is there already: a
+ * rule, row security, a check constraint, an insert trigger, a partition
+ * constraint, another kind of table or access method.  Then the statement
+ * makes the whole registry write, and call_keys_add neither looks for the
+ * row nor writes it itself.
+ */
+static bool
+registry_takes_statement(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	TriggerDesc *trig = rel->trigdesc;
+
+	return rel->rd_rel->relkind != RELKIND_RELATION ||
+		rel->rd_rel->relispartition ||
+		rel->rd_rel->relam != HEAP_TABLE_AM_OID ||
+		rel->rd_rel->relrowsecurity || rel->rd_rules != NULL ||
+		(desc->constr && (desc->constr->num_check > 0 ||
+						  desc->constr->has_generated_stored)) ||
+		(trig && (trig->trig_insert_before_row || trig->trig_insert_after_row ||
+				  trig->trig_insert_instead_row ||
+				  trig->trig_insert_before_statement ||
+				  trig->trig_insert_after_statement ||
+				  trig->trig_insert_new_table));
+}
+
+/*
  * A new row of calls gets its registry row.  The row may be there already
  * and identical: when the insert is the second half of a move between
  * partitions (the BEFORE UPDATE half brought it up to date), or when a
@@ -577,12 +605,12 @@ call_keys_add(Relation calls, const CallKeys *keys)
 	require_registry_right(rel, ACL_INSERT, CALL_KEY_NATTS);
 	require_registry_right(rel, ACL_SELECT, 1);	/* ON CONFLICT (id) */
 
-	if (keys->nulls[KEY_ID] == 'n' || rel->rd_rel->relrowsecurity)
+	if (keys->nulls[KEY_ID] == 'n' || registry_takes_statement(rel))
 	{
 		/*
-		 * the statement says what is wrong, and keeps to row security (a
-		 * row there that the policies hide is no row this role may find
-		 * the same, nor add)
+		 * the statement says what is wrong, or does what the table asks
+		 * of an INSERT (row security, say: a row there that the policies
+		 * hide is no row this role may find the same, nor add)
 		 */
 		SPI_connect();
 		call_keys_add_sql(keys);
@@ -624,20 +652,19 @@ call_keys_add(Relation calls, const CallKeys *keys)
  * Insert the registry row of keys into rel, as INSERT would, without the
  * executor: a heap tuple and its index entries, the unique ones checked
  * (a duplicate call_uuid, or an id some other transaction just added,
- * raise 23505 as the statement would).  Returns false, having written
- * nothing, unless rel is call_keys as 10_tables.sql makes it, or has only
- * gained what an INSERT would not act on either (plain indexes, triggers
- * on other events, constraints that hold): a rule, row security, a check
- * or partition constraint, an insert trigger, another column or type, an
- * index with an expression, a predicate or a deferred or exclusion
- * constraint, or a NULL where call_keys allows none all make the caller
- * run the statement, which knows them all.
+ * raise 23505 as the statement would), for a call_keys that
+ * registry_takes_statement leaves to it.  Returns false, having written
+ * nothing, unless rel has the columns and types 10_tables.sql gives it,
+ * and indexes that only need their columns (plain indexes, unique or
+ * not): another column or type, an index with an expression, a
+ * predicate or a deferred or exclusion constraint, or a NULL where
+ * call_keys allows none all make the caller run the statement, which
+ * knows them all.
  */
 static bool
 call_keys_add_plain(Relation rel, TupleDesc calls_desc, const CallKeys *keys)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
-	TriggerDesc *trig = rel->trigdesc;
 	Datum	   *values;
 	bool	   *isnull;
 	int			nset = 0;
@@ -648,19 +675,6 @@ call_keys_add_plain(Relation rel, TupleDesc calls_desc, const CallKeys *keys)
 	int			nidx = 0;
 	bool		plain;
 	int			i;
-
-	if (rel->rd_rel->relkind != RELKIND_RELATION ||
-		rel->rd_rel->relispartition ||
-		rel->rd_rel->relam != HEAP_TABLE_AM_OID ||
-		rel->rd_rel->relrowsecurity || rel->rd_rules != NULL ||
-		(desc->constr && (desc->constr->num_check > 0 ||
-						  desc->constr->has_generated_stored)) ||
-		(trig && (trig->trig_insert_before_row || trig->trig_insert_after_row ||
-				  trig->trig_insert_instead_row ||
-				  trig->trig_insert_before_statement ||
-				  trig->trig_insert_after_statement ||
-				  trig->trig_insert_new_table)))
-		return false;
 
 	values = palloc0(sizeof(Datum) * desc->natts);
 	isnull = palloc(sizeof(bool) * desc->natts);
